@@ -1,0 +1,1 @@
+"""scantrace_gateway."""
