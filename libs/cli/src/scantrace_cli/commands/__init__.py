@@ -1,0 +1,1 @@
+"""Subcommands of `scantrace`; each module has `register(subparsers)`."""

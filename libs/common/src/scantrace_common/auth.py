@@ -1,0 +1,121 @@
+"""Staff and device tokens (SPEC section 2): HS256 JWTs with a role and, for officials, unit scopes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Final, Literal, cast
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+
+Role = Literal["admin", "epidemiologist", "official", "operator", "device"]
+STAFF_ROLES: Final[frozenset[str]] = frozenset({"admin", "epidemiologist", "official", "operator"})
+_ALGORITHM: Final = "HS256"
+_DEVICE_TTL_S: Final = 365 * 24 * 3600
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, expired or not signed by our secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a staff member (sub = staff id) or a device (sub = device_id, bound to person_id)."""
+
+    sub: str
+    role: Role
+    units: tuple[str, ...] | None = None
+    person_id: str | None = None
+
+
+def mint_staff_token(
+    secret: str,
+    sub: str,
+    role: str,
+    units: Iterable[str] | None = None,
+    ttl_s: int = 12 * 3600,
+) -> str:
+    if role not in STAFF_ROLES:
+        raise ValueError(f"role must be one of {sorted(STAFF_ROLES)}")
+    claims: dict[str, object] = {"sub": sub, "role": role, "exp": int(time.time()) + ttl_s}
+    if units is not None:
+        claims["units"] = list(units)
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
+def mint_device_token(secret: str, device_id: str, person_id: str) -> str:
+    claims = {
+        "sub": device_id,
+        "role": "device",
+        "pid": person_id,
+        "exp": int(time.time()) + _DEVICE_TTL_S,
+    }
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[_ALGORITHM], options={"require": ["sub", "exp", "role"]}
+        )
+    except jwt.PyJWTError as exc:
+        raise AuthError(str(exc)) from exc
+    sub, role = claims.get("sub"), claims.get("role")
+    if not isinstance(sub, str) or role not in STAFF_ROLES | {"device"}:
+        raise AuthError("token has no valid sub or role")
+    units = claims.get("units")
+    if units is not None and not (
+        isinstance(units, list) and all(isinstance(u, str) for u in units)
+    ):
+        raise AuthError("units claim must be a list of unit ids")
+    person_id = claims.get("pid")
+    if role == "device" and not isinstance(person_id, str):
+        raise AuthError("device token has no person")
+    return Principal(
+        sub=sub,
+        role=cast(Role, role),
+        units=tuple(units) if units is not None else None,
+        person_id=person_id if isinstance(person_id, str) else None,
+    )
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def principal_from_request(request: Request, secret: str) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+    try:
+        return verify_token(secret, token.strip())
+    except AuthError as exc:
+        raise _unauthorized(f"invalid token: {exc}") from exc
+
+
+def require_roles(*roles: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency: 401 without a valid token, 403 for another role.
+
+    The secret is read from `request.app.state.auth_secret`, set by `scantrace_common.http.create_app`.
+    """
+    allowed = frozenset(roles)
+
+    def dependency(request: Request) -> Principal:
+        principal = principal_from_request(request, request.app.state.auth_secret)
+        if principal.role not in allowed:
+            raise HTTPException(
+                status_code=403, detail=f"role {principal.role!r} may not call this endpoint"
+            )
+        return principal
+
+    return dependency
+
+
+def staff_or_device(request: Request) -> Principal:
+    return principal_from_request(request, request.app.state.auth_secret)
+
+
+AnyPrincipal = Annotated[Principal, Depends(staff_or_device)]

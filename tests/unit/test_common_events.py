@@ -1,0 +1,72 @@
+"""Every topic's example messages decode, validate and round-trip; bad ones are refused."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import msgpack
+import pytest
+
+from scantrace_common.events import TOPIC_EVENTS, InvalidEvent, ScanEvent, decode, encode
+from scantrace_common.topics import TOPICS
+
+pytestmark = pytest.mark.unit
+
+
+def _examples(topic: str) -> list[dict[str, Any]]:
+    text = resources.files("scantrace_common.examples").joinpath(f"{topic}.json").read_text("utf-8")
+    data: list[dict[str, Any]] = json.loads(text)
+    return data
+
+
+def test_every_topic_has_a_schema_and_examples() -> None:
+    assert set(TOPIC_EVENTS) == set(TOPICS)
+    for topic in TOPICS:
+        assert _examples(topic), f"no example messages for {topic}"
+
+
+@pytest.mark.parametrize("topic", sorted(TOPICS))
+def test_examples_decode_and_round_trip(topic: str) -> None:
+    cls = TOPIC_EVENTS[topic]
+    for example in _examples(topic):
+        wire = msgpack.packb(example)
+        event = decode(cls, wire)
+        assert event.v == 1
+        assert msgpack.unpackb(encode(event)) == example
+
+
+def _scan(**changes: Any) -> bytes:
+    scan = _examples("scans.v1")[0] | changes
+    packed: bytes = msgpack.packb({k: v for k, v in scan.items() if v is not None})
+    return packed
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"v": 2}, "v"),
+        ({"direction": "sideways"}, "direction"),
+        ({"scan_id": "not-a-uuid"}, "scan_id"),
+        ({"person_id": "bad id with spaces"}, "person_id"),
+        ({"venue_id": "x" * 65}, "venue_id"),
+        ({"scanned_at": -1}, "scanned_at"),
+        ({"scanned_at": "2021-05-17T08:30:00+07:00"}, "scanned_at"),
+        ({"device_id": None}, "device_id"),
+    ],
+)
+def test_invalid_scans_are_refused_with_a_reason(changes: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        decode(ScanEvent, _scan(**changes))
+
+
+@pytest.mark.parametrize("data", [None, b"", b"\xc1", b"\x93\x01\x02\x03", msgpack.packb("text")])
+def test_undecodable_values_are_invalid(data: bytes | None) -> None:
+    with pytest.raises(InvalidEvent):
+        decode(ScanEvent, data)
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
+    event = decode(ScanEvent, _scan(extra_field="later version adds this"))
+    assert event.person_id == "p-000123"
