@@ -53,6 +53,7 @@ class DurableProducer:
         ack_timeout_s: float = 5.0,
         linger_ms: int = 2,
         max_batch_size: int = 1 << 20,
+        idempotence: bool = True,
     ) -> None:
         self._bootstrap = bootstrap
         self._ack_timeout_s = ack_timeout_s
@@ -60,7 +61,8 @@ class DurableProducer:
             bootstrap_servers=bootstrap,
             client_id=client_id,
             acks="all",
-            enable_idempotence=True,
+            # Off only for the embedded Tansu broker, which refuses idempotent producers.
+            enable_idempotence=idempotence,
             linger_ms=linger_ms,
             max_batch_size=max_batch_size,
             request_timeout_ms=max(1000, int(ack_timeout_s * 1000)),

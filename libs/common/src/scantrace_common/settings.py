@@ -19,6 +19,8 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCANTRACE_", frozen=True, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    #: Idempotent producers; `false` only for the embedded Tansu broker, which refuses them.
+    kafka_idempotence: bool = True
     redis_url: str = "redis://127.0.0.1:6379/0"
     tz: str = "Asia/Ho_Chi_Minh"
     #: Prefix for every topic name and Redis key, so tests can share one broker and one Redis.
