@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +43,16 @@ class TooManyInvalid(Exception):
     """The share of poison events passed the limit: stop instead of dead-lettering everything."""
 
 
+def idempotence_from_env() -> bool:
+    """`SCANTRACE_KAFKA_IDEMPOTENCE` (default true); the stack sets false only for Tansu."""
+    return os.environ.get("SCANTRACE_KAFKA_IDEMPOTENCE", "true").strip().lower() not in {
+        "false",
+        "0",
+        "off",
+        "no",
+    }
+
+
 class DurableProducer:
     """acks=all + idempotent producer with batch sends and a bounded wait for acknowledgements."""
 
@@ -53,9 +64,11 @@ class DurableProducer:
         ack_timeout_s: float = 5.0,
         linger_ms: int = 2,
         max_batch_size: int = 1 << 20,
-        idempotence: bool = True,
+        idempotence: bool | None = None,
     ) -> None:
         self._bootstrap = bootstrap
+        if idempotence is None:
+            idempotence = idempotence_from_env()
         self._ack_timeout_s = ack_timeout_s
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
