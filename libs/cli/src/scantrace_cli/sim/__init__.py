@@ -1,0 +1,1 @@
+"""Synthetic and replayed workloads: a province generator, real-data replay, and the drivers that feed the stack."""
