@@ -1,0 +1,144 @@
+"""The reporter app: clients opened in the lifespan, consumers and gauges in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from scantrace_common.http import create_app
+from scantrace_common.kafka import DurableProducer, KafkaUnavailable
+from scantrace_common.qr import QrSigner
+from scantrace_common.redis_client import connect, ping
+from scantrace_common.timeparse import now_ms
+from scantrace_common.topics import ensure_topics
+from scantrace_reporter.api import router
+from scantrace_reporter.consumers import ReporterConsumers
+from scantrace_reporter.days import DayClock
+from scantrace_reporter.keys import Keys
+from scantrace_reporter.metrics import ACTIVE_RATIO, DECLARATION_RATIO, GAUGE_LEVELS
+from scantrace_reporter.poster import FontMissing, PosterFonts
+from scantrace_reporter.registry import Registry
+from scantrace_reporter.service import ReporterService
+from scantrace_reporter.settings import ReporterSettings
+from scantrace_reporter.store import ComplianceStore
+
+log = logging.getLogger(__name__)
+DEV_SECRETS_FILE = "dev-secrets.json"
+
+
+def load_signer(settings: ReporterSettings) -> QrSigner:
+    """SCANTRACE_QR_SIGNING_KEY, else the local stack's development key, else (development only)
+    a throw-away key, with a warning: phones' scans then fail at the gateway."""
+    if settings.qr_signing_key is not None:
+        return QrSigner.from_env_value(settings.qr_signing_key.get_secret_value())
+    path = settings.state_dir / DEV_SECRETS_FILE
+    if path.is_file():
+        value = json.loads(path.read_text()).get("SCANTRACE_QR_SIGNING_KEY")
+        if isinstance(value, str):
+            return QrSigner.from_env_value(value)
+    if settings.environment != "development":
+        raise ValueError("SCANTRACE_QR_SIGNING_KEY must be set outside development")
+    log.warning("no SCANTRACE_QR_SIGNING_KEY: using a throw-away key (QR codes will not verify)")
+    return QrSigner.generate("dev")
+
+
+async def start_producer(producer: DurableProducer, attempts: int = 30) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            await producer.start()
+            return
+        except KafkaUnavailable:
+            if attempt == attempts:
+                raise
+            log.warning("Kafka not reachable yet (attempt %d); retrying", attempt)
+            await asyncio.sleep(1.0)
+
+
+async def refresh_gauges(service: ReporterService, clock: DayClock, interval_s: float) -> None:
+    """Today's ratios of the province and district units, every `interval_s` seconds."""
+    while True:
+        try:
+            units = [u.unit_id for u in service.registry.units.values() if u.level in GAUGE_LEVELS]
+            if units:
+                today = clock.day_of(now_ms())
+                for row in await service.store.figures(units, today):
+                    ACTIVE_RATIO.labels(unit_id=row.unit_id).set(row.active_ratio or 0.0)
+                    DECLARATION_RATIO.labels(unit_id=row.unit_id).set(row.declaration_ratio or 0.0)
+        except Exception:  # a gauge refresh must never kill the service; retried next round
+            log.exception("refreshing the ratio gauges failed")
+        await asyncio.sleep(interval_s)
+
+
+def create_reporter_app(settings: ReporterSettings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.require_real_secret()
+        signer = load_signer(settings)
+        clock = DayClock(settings.tz)
+        redis = connect(settings.redis_url)
+        store = ComplianceStore(
+            redis, Keys(settings.namespace), Registry(clock), clock, settings.retention_days
+        )
+        await store.load()
+        producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-reporter")
+        await start_producer(producer)
+        await ensure_topics(settings.kafka_bootstrap, settings.namespace)
+        service = ReporterService(
+            store=store, publisher=producer, signer=signer, namespace=settings.namespace
+        )
+        try:
+            app.state.poster_fonts = PosterFonts.discover(
+                settings.poster_font, settings.poster_font_bold
+            )
+        except FontMissing as exc:
+            log.error("posters disabled: %s", exc)
+            app.state.poster_fonts = None
+        app.state.service = service
+        app.state.redis = redis
+        app.state.producer = producer
+        consumers = ReporterConsumers(settings, store, producer)
+        app.state.consumers = consumers if settings.reporter_consumers else None
+        tasks: list[asyncio.Task[None]] = [
+            asyncio.create_task(refresh_gauges(service, clock, settings.ratio_gauge_interval_s))
+        ]
+        if settings.reporter_consumers:
+            tasks.append(asyncio.create_task(consumers.run()))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await consumers.stop()
+            await producer.stop()
+            await redis.aclose()
+
+    async def redis_ready(app: FastAPI) -> None:
+        await ping(app.state.redis)
+
+    async def kafka_ready(app: FastAPI) -> None:
+        await app.state.producer.ping()
+
+    async def consumers_ready(app: FastAPI) -> None:
+        consumers: ReporterConsumers | None = app.state.consumers
+        if consumers is None:
+            return
+        if consumers.failure is not None:
+            raise RuntimeError(consumers.failure)
+        if not consumers.caught_up:
+            raise RuntimeError("still reading the registry topics")
+
+    app = create_app(
+        title="scantrace reporter",
+        settings=settings,
+        readiness_checks={"redis": redis_ready, "kafka": kafka_ready, "registry": consumers_ready},
+        lifespan=lifespan,
+        description="Units, venues and their QR posters, quarantines and compliance (SPEC 4).",
+    )
+    app.include_router(router)
+    return app

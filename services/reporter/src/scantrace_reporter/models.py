@@ -1,0 +1,60 @@
+"""Request bodies of the reporter API (validated by pydantic; errors answer 422)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from scantrace_common.venue_kinds import VENUE_KINDS
+
+IdStr = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+DayStr = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Level = Literal["province", "district", "commune", "agency"]
+
+
+def _clean_name(value: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise ValueError("name must not be blank")
+    return cleaned
+
+
+class UnitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: IdStr
+    name: Name
+    parent_id: IdStr | None = None
+    level: Level
+
+    _name = field_validator("name")(_clean_name)
+
+
+class VenueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    venue_id: IdStr | None = None
+    name: Name
+    kind: str
+    unit_id: IdStr
+    default_dwell_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+
+    _name = field_validator("name")(_clean_name)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in VENUE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(sorted(VENUE_KINDS))}")
+        return value
+
+
+class QuarantineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    person_id: IdStr
+    unit_id: IdStr
+    from_date: DayStr = Field(alias="from")
+    to_date: DayStr = Field(alias="to")
