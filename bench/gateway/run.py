@@ -1,0 +1,451 @@
+"""Gateway benchmark (`make bench`, or `uv run python -m bench.gateway.run`).
+
+(a) a hello-world FastAPI POST endpoint and (b) POST /v1/scans with one scan, both one uvicorn
+worker (uvloop + httptools) driven by the same wrk + Lua load (unique scan ids), at full load and
+at about half of it; (c) msgpack arrays of 500 scans (scans/s); (d) the raw producer ceiling: the
+same events sent straight to the broker with create_batch/send_batch (acks=all, idempotent).
+Servers are pinned to core 0 and wrk to core 1 where `taskset` exists. Uses the broker and Redis
+of SCANTRACE_KAFKA_BOOTSTRAP / SCANTRACE_REDIS_URL when set, else starts its own on free ports.
+Writes bench/results/gateway.json and gateway.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # run as a script by bench/run_all.py
+    sys.path.insert(0, str(REPO))
+
+from bench.common import RESULTS_DIR, Result, machine_info, result, write_results  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DURATION_S = int(os.environ.get("SCANTRACE_BENCH_SECONDS", "5"))
+WARMUP_S = 2
+RUNS = 2
+CONNECTIONS = 64
+BATCH_SIZE = 500
+BATCH_CONNECTIONS = 32
+VENUES = 50
+RAW_EVENTS = 300_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pinned(core: int, argv: list[str]) -> list[str]:
+    taskset = shutil.which("taskset")
+    cores = os.cpu_count() or 1
+    return [taskset, "-c", str(core % cores), *argv] if taskset and cores > 1 else argv
+
+
+@contextlib.contextmanager
+def servers(state: Path) -> Iterator[tuple[str, str]]:
+    """(bootstrap, redis_url): the configured ones, else a local broker and Redis of our own."""
+    bootstrap = os.environ.get("SCANTRACE_KAFKA_BOOTSTRAP")
+    redis_url = os.environ.get("SCANTRACE_REDIS_URL")
+    with contextlib.ExitStack() as stack:
+        if not bootstrap:
+            from scantrace_cli.stack import make_local_broker
+            from scantrace_cli.stack.broker import choose_local_broker
+
+            broker = make_local_broker(choose_local_broker(), state, 0)
+            broker.start()
+            stack.callback(broker.stop)
+            bootstrap = broker.address
+        if not redis_url:
+            from scantrace_cli.stack import LocalRedis
+
+            redis = LocalRedis(state, 0, persist=False)
+            redis.start()
+            stack.callback(redis.stop)
+            redis_url = redis.address
+        yield bootstrap, redis_url
+
+
+@contextlib.contextmanager
+def serve(argv: list[str], env: dict[str, str], url: str, log: Path) -> Iterator[int]:
+    """Start a server (pinned to core 0), wait until `url` answers 200; yields its pid."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            pinned(0, argv), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{argv} exited:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{argv} not ready:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(
+    url: str, script: str, args: list[str], connections: int, seconds: int, pid: int
+) -> dict[str, Any]:
+    argv = [
+        "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(HERE / script), url, "--", *args,
+    ]  # fmt: skip
+    cpu_before = cpu_seconds(pid)
+    out = subprocess.run(
+        pinned(1, argv), capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
+    cpu = cpu_seconds(pid) - cpu_before
+    line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
+    data: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    data["server_cpu_s"] = round(cpu, 3)
+    # Requests per CPU-second of the server process: its capacity per worker, whatever else
+    # the shared machine was doing meanwhile.
+    data["per_cpu_s"] = data["requests"] / cpu if cpu > 0 else None
+    return data
+
+
+def load(
+    url: str, script: str, args: list[str], pid: int, connections: int = CONNECTIONS
+) -> dict[str, Any]:
+    """Warm up, then the better of RUNS measured runs (the machine is shared and noisy)."""
+    wrk(url, script, args, connections, WARMUP_S, pid)
+    runs = [wrk(url, script, args, connections, DURATION_S, pid) for _ in range(RUNS)]
+    return max(runs, key=lambda run: float(run["rps"]))
+
+
+def half_load_delay_ms(full_rps: float) -> int:
+    """Each of CONNECTIONS connections pausing this long gives at most about half the full rate."""
+    return max(1, round(CONNECTIONS * 1000 / (full_rps / 2)))
+
+
+async def raw_producer_ceiling(
+    bootstrap: str, topic: str, events: list[tuple[bytes, bytes]]
+) -> float:
+    """Events/s sent with create_batch/send_batch per partition, acks=all, idempotent."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.partitioner import DefaultPartitioner
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        max_batch_size=1 << 20,
+    )
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+        partitioner = DefaultPartitioner()
+        cache: dict[bytes, int] = {}
+
+        async def send(chunk: list[tuple[bytes, bytes]]) -> None:
+            by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+            for key, value in chunk:
+                partition = cache.get(key)
+                if partition is None:
+                    partition = cache[key] = partitioner(key, partitions, partitions)
+                by_partition.setdefault(partition, []).append((key, value))
+            futures = []
+            for partition, items in by_partition.items():
+                batch = producer.create_batch()
+                for key, value in items:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        batch.close()
+                        futures.append(await producer.send_batch(batch, topic, partition=partition))
+                        batch = producer.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)
+                batch.close()
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+            await asyncio.gather(*futures)
+
+        await send(events[:5000])  # warm-up: metadata, connections
+        started = time.perf_counter()
+        for i in range(0, len(events), 20_000):
+            await send(events[i : i + 20_000])
+        return len(events) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+def main() -> int:
+    from scantrace_common.auth import mint_device_token
+    from scantrace_common.events import ScanEvent, encode
+    from scantrace_common.qr import QrSigner
+    from scantrace_common.topics import SCANS, ensure_topics, topic_name
+
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (Debian package `wrk`)", file=sys.stderr)
+        return 2
+    namespace = f"bench{uuid.uuid4().hex[:6]}."
+    secret = secrets.token_urlsafe(32)
+    signer = QrSigner.generate("bench")
+    qrs = [signer.sign(f"venue-{i:04d}") for i in range(VENUES)]
+    token = mint_device_token(secret, "bench-device", "bench-person")
+    scanned_at = str(int(time.time() * 1000))
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="scantrace-bench-") as tmp:
+        state = Path(tmp)
+        with servers(state) as (bootstrap, redis_url):
+            asyncio.run(ensure_topics(bootstrap, namespace))
+            topic = topic_name(SCANS, namespace)
+            now = int(time.time() * 1000)
+            events = [
+                (
+                    f"venue-{i % VENUES:04d}".encode(),
+                    encode(
+                        ScanEvent(
+                            scan_id=str(uuid.uuid4()),
+                            person_id="bench-person",
+                            venue_id=f"venue-{i % VENUES:04d}",
+                            direction="in",
+                            scanned_at=now,
+                            received_at=now,
+                            device_id="bench-device",
+                        )
+                    ),
+                )
+                for i in range(RAW_EVENTS)
+            ]
+            print("raw producer ceiling ...", flush=True)
+            ceiling = max(
+                asyncio.run(raw_producer_ceiling(bootstrap, topic, events)) for _ in range(RUNS)
+            )
+            del events
+
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "SCANTRACE_KAFKA_BOOTSTRAP": bootstrap,
+                "SCANTRACE_REDIS_URL": redis_url,
+                "SCANTRACE_NAMESPACE": namespace,
+                "SCANTRACE_AUTH_SECRET": secret,
+                "SCANTRACE_QR_VERIFY_KEYS": signer.public_env_value(),
+                "SCANTRACE_RATE_LIMITS": "off",
+                "SCANTRACE_GATEWAY_WORKERS": "1",
+                "SCANTRACE_LOG_LEVEL": "WARNING",
+            }
+            env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+            print("hello world ...", flush=True)
+            port = free_port()
+            hello_argv = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.gateway.hello:app",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+            base = f"http://127.0.0.1:{port}"
+            with serve(hello_argv, env, f"{base}/docs", state / "hello.log") as pid:
+                hello = load(f"{base}/hello", "hello.lua", ["0"], pid)
+                hello_delay = str(half_load_delay_ms(hello["rps"]))
+                hello_half = load(f"{base}/hello", "hello.lua", [hello_delay], pid)
+
+            args = [token, "bench-person", scanned_at]
+            gateway_runs = {
+                ack: measure_gateway(ack, env, state, [*args], qrs) for ack in ("kafka", "spool")
+            }
+
+    runs: dict[str, dict[str, Any]] = {"hello": hello, "hello_half": hello_half}
+    for ack, measured in gateway_runs.items():
+        runs.update({f"{name}[ack={ack}]": run for name, run in measured.items()})
+    for name, run in runs.items():
+        print(name, json.dumps(run), flush=True)
+        if run.get("non2xx") or run.get("errors"):
+            print(f"WARNING: {name} had {run['non2xx']} non-2xx and {run['errors']} socket errors")
+
+    results += [
+        result("gateway", "hello_world_post_rps", round(hello["rps"]), "req/s"),
+        result("gateway", "hello_world_req_per_cpu_s", round(hello["per_cpu_s"]), "req/cpu-s"),
+        result("gateway", "hello_world_p50", hello["p50_us"] / 1000, "ms"),
+        result("gateway", "hello_world_p99", hello["p99_us"] / 1000, "ms"),
+        result("gateway", "hello_world_p99_at_half_load", hello_half["p99_us"] / 1000, "ms"),
+        result("gateway", "raw_producer_ceiling", round(ceiling), "msg/s"),
+    ]
+    for ack, measured in gateway_runs.items():
+        results += gateway_results(ack, measured, hello, hello_half, ceiling)
+    write_results("gateway", results)
+    write_markdown(results, runs)
+    return 0
+
+
+def measure_gateway(
+    ack: str, env: dict[str, str], state: Path, args: list[str], qrs: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Single-scan full and half load, then 500-scan msgpack arrays, with SCANTRACE_GATEWAY_ACK."""
+    print(f"gateway (ack={ack}) ...", flush=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    gateway_env = {
+        **env,
+        "SCANTRACE_GATEWAY_PORT": str(port),
+        "SCANTRACE_GATEWAY_ACK": ack,
+        "SCANTRACE_STATE_DIR": str(state / f"gateway-{ack}"),
+    }
+    argv = [sys.executable, "-m", "scantrace_gateway"]
+    with serve(argv, gateway_env, f"{base}/readyz", state / f"gateway-{ack}.log") as pid:
+        single = load(f"{base}/v1/scans", "single.lua", [*args, "0", *qrs], pid)
+        half_delay = str(half_load_delay_ms(single["rps"]))
+        single_half = load(f"{base}/v1/scans", "single.lua", [*args, half_delay, *qrs], pid)
+        batch_args = [*args, str(BATCH_SIZE), *qrs]
+        batch = load(f"{base}/v1/scans", "batch.lua", batch_args, pid, BATCH_CONNECTIONS)
+        # Delivery is part of the work: wait until the spool is empty before stopping.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = httpx.get(f"{base}/metrics", timeout=5).text
+            if "scantrace_gateway_spool_items 0.0" in text:
+                break
+            time.sleep(0.5)
+        else:
+            print(f"WARNING: ack={ack}: the spool was not empty 60 s after the run")
+    return {"single": single, "single_half": single_half, "batch": batch}
+
+
+def gateway_results(
+    ack: str,
+    measured: dict[str, dict[str, Any]],
+    hello: dict[str, Any],
+    hello_half: dict[str, Any],
+    ceiling: float,
+) -> list[Result]:
+    single, single_half, batch = measured["single"], measured["single_half"], measured["batch"]
+    tag = f"[ack={ack}]"
+    return [
+        result(
+            "gateway",
+            f"single_scan_rps_per_worker{tag}",
+            round(single["rps"]),
+            "req/s",
+            baseline_metric="hello_world_post_rps",
+            baseline_value=round(hello["rps"]),
+            target=round(0.6 * hello["rps"]),
+        ),
+        result(
+            "gateway",
+            f"single_scan_req_per_cpu_s{tag}",
+            round(single["per_cpu_s"]),
+            "req/cpu-s",
+            baseline_metric="hello_world_req_per_cpu_s",
+            baseline_value=round(hello["per_cpu_s"]),
+            target=round(0.6 * hello["per_cpu_s"]),
+        ),
+        result("gateway", f"single_scan_p50{tag}", single["p50_us"] / 1000, "ms"),
+        result(
+            "gateway",
+            f"single_scan_p99{tag}",
+            single["p99_us"] / 1000,
+            "ms",
+            baseline_metric="hello_world_p99",
+            baseline_value=hello["p99_us"] / 1000,
+        ),
+        result("gateway", f"single_scan_rps_at_half_load{tag}", round(single_half["rps"]), "req/s"),
+        result(
+            "gateway",
+            f"single_scan_p99_at_half_load{tag}",
+            single_half["p99_us"] / 1000,
+            "ms",
+            baseline_metric="hello_world_p99_at_half_load",
+            baseline_value=hello_half["p99_us"] / 1000,
+            target=25.0,
+            better="lower",
+        ),
+        result(
+            "gateway",
+            f"batch500_msgpack_scans_per_worker{tag}",
+            round(batch["rps"] * BATCH_SIZE),
+            "scans/s",
+            baseline_metric="raw_producer_ceiling",
+            baseline_value=round(ceiling),
+            target=round(min(150_000.0, 0.5 * ceiling)),
+        ),
+        result(
+            "gateway",
+            f"batch500_scans_per_cpu_s{tag}",
+            round(batch["per_cpu_s"] * BATCH_SIZE),
+            "scans/cpu-s",
+            target=150_000,
+        ),
+        result("gateway", f"batch500_p99{tag}", batch["p99_us"] / 1000, "ms"),
+    ]
+
+
+def write_markdown(results: list[Result], runs: dict[str, dict[str, Any]]) -> None:
+    machine = machine_info()
+    lines = [
+        "# Gateway benchmark",
+        "",
+        f"{machine['cpu_model']}, {machine['cores']} cores; {machine['date']}, commit "
+        f"{machine['commit']}. One uvicorn worker (uvloop, httptools) pinned to core 0, wrk "
+        f"(1 thread, {CONNECTIONS} connections, {DURATION_S} s after {WARMUP_S} s warm-up, the "
+        f"better of {RUNS} runs) on core 1; broker and Redis unpinned on the same machine. "
+        "`per cpu-s` figures divide the requests by the CPU time the server process used, "
+        "which shows capacity per worker even when the shared machine is busy; the half-load "
+        "runs pause each connection so that the rate is at most half the full-load rate.",
+        "",
+        "| metric | value | unit | baseline | ratio | target | meets |",
+        "|---|---:|---|---:|---:|---:|---|",
+    ]
+    for r in results:
+
+        def cell(v: object) -> str:
+            return "—" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v))
+
+        meets = {True: "yes", False: "no", None: "—"}[r["meets_target"]]
+        lines.append(
+            f"| {r['metric']} | {cell(r['value'])} | {r['unit']} | {cell(r['baseline_value'])} "
+            f"| {cell(r['ratio'])} | {cell(r['target'])} | {meets} |"
+        )
+    lines += ["", "Raw wrk figures:", "", "```"]
+    lines += [f"{name}: {json.dumps(run)}" for name, run in runs.items()]
+    lines += ["```", ""]
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "gateway.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

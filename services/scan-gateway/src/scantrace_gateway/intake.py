@@ -1,0 +1,324 @@
+"""Decoding and judging request bodies: JSON or msgpack, one item or an array, item by item.
+
+The fast path decodes the whole body straight into typed structs; only when that fails are
+the items decoded one by one, so each invalid item gets its own error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+from scantrace_common.events import DeclarationEvent, ScanEvent, encode
+from scantrace_common.qr import QrError
+from scantrace_common.timeparse import parse_time
+from scantrace_gateway.settings import MAX_ITEMS
+from scantrace_gateway.spool import Record
+
+Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+Uuid = Annotated[str, msgspec.Meta(pattern=f"^{_UUID}$")]
+# Scans skip msgspec's per-field regexes (the dearest part of decoding): scan ids are checked
+# with one regex over the whole batch, and a person_id must equal the token's anyway.
+_UUID_RE = re.compile(_UUID)
+_UUID_LINES = re.compile(f"(?:{_UUID}\n)*")
+_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+ScanId = Annotated[str, msgspec.Meta(min_length=36, max_length=36)]
+PersonId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+TimeIn = Annotated[int, msgspec.Meta(ge=0)] | Annotated[str, msgspec.Meta(max_length=40)]
+
+JSON: Final = "application/json"
+MSGPACK: Final = "application/msgpack"
+_MSGPACK_ALIASES: Final = (
+    "application/msgpack",
+    "application/x-msgpack",
+    "application/vnd.msgpack",
+)
+
+
+class ScanIn(msgspec.Struct, frozen=True):
+    scan_id: ScanId
+    person_id: PersonId
+    qr: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+    direction: Literal["in", "out"]
+    scanned_at: TimeIn
+
+
+class DeclarationIn(msgspec.Struct, frozen=True):
+    declaration_id: Uuid
+    person_id: Id
+    declared_at: TimeIn
+    symptoms: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+        msgspec.Meta(max_length=32),
+    ] = []
+    note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+class DeviceIn(msgspec.Struct, frozen=True):
+    person_id: Id
+
+
+Format = Literal["json", "msgpack"]
+
+
+class BodyError(Exception):
+    """The body as a whole is refused: `status` is 400, 413 or 415."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def body_format(content_type: str | None) -> Format:
+    """json or msgpack from the Content-Type; 415 for anything else."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
+        return "json"
+    if media in _MSGPACK_ALIASES:
+        return "msgpack"
+    raise BodyError(415, "Content-Type must be application/json or application/msgpack")
+
+
+def _decoder(fmt: Format, type_: Any) -> Callable[[bytes | memoryview], Any]:
+    if fmt == "json":
+        return msgspec.json.Decoder(type_).decode
+    return msgspec.msgpack.Decoder(type_).decode
+
+
+_BATCH = ScanIn | Annotated[list[ScanIn], msgspec.Meta(max_length=MAX_ITEMS)]
+_FAST = {fmt: _decoder(fmt, _BATCH) for fmt in ("json", "msgpack")}
+_RAW_LIST = {fmt: _decoder(fmt, list[msgspec.Raw]) for fmt in ("json", "msgpack")}
+_ANY = {fmt: _decoder(fmt, Any) for fmt in ("json", "msgpack")}
+_SCAN = {fmt: _decoder(fmt, ScanIn) for fmt in ("json", "msgpack")}
+_DECLARATION = {fmt: _decoder(fmt, DeclarationIn) for fmt in ("json", "msgpack")}
+_DEVICE = {fmt: _decoder(fmt, DeviceIn) for fmt in ("json", "msgpack")}
+
+#: The `reason` label of scantrace_gateway_scans_rejected_total.
+Reason = Literal[
+    "malformed", "qr_invalid", "venue_revoked", "person_mismatch", "too_new", "too_old"
+]
+
+
+class Invalid(Exception):
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Context:
+    """What judging needs besides the item: the caller, the clock and the registry state."""
+
+    person_id: str
+    device_id: str
+    received_at: int
+    min_time: int  # oldest acceptable scanned_at/declared_at (retention)
+    max_time: int  # newest acceptable (clock tolerance)
+    verify_qr: Callable[[str], str]
+    revoked: Container[str]
+
+
+@dataclass(slots=True)
+class Rejection:
+    index: int
+    id: str | None
+    reason: Reason
+    error: str
+
+
+@dataclass(slots=True)
+class Judged:
+    """Valid items (id, record, scanned_at) and rejections; `single` for a non-array body."""
+
+    single: bool
+    accepted: list[tuple[str, Record, int]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def _time(value: int | str, name: str, ctx: Context) -> int:
+    if type(value) is int:
+        ms = value
+    else:
+        try:
+            ms = parse_time(value)
+        except ValueError as exc:
+            raise Invalid("malformed", f"{name}: {exc}") from None
+    if ms > ctx.max_time:
+        raise Invalid("too_new", f"{name} is more than 5 minutes in the future")
+    if ms < ctx.min_time:
+        raise Invalid("too_old", f"{name} is older than the retention period")
+    return ms
+
+
+def _check_person(person_id: str, ctx: Context) -> None:
+    if person_id != ctx.person_id:
+        if _ID_RE.fullmatch(person_id) is None:
+            raise Invalid("malformed", "person_id: expected 1 to 64 of [A-Za-z0-9_.-]")
+        raise Invalid("person_mismatch", "person_id is not the device token's person")
+
+
+def judge_scan(
+    scan: ScanIn, ctx: Context, topic: str, *, id_checked: bool = False
+) -> tuple[Record, int]:
+    """The record to publish for a valid scan and its scanned_at; raises Invalid."""
+    if not id_checked and _UUID_RE.fullmatch(scan.scan_id) is None:
+        raise Invalid("malformed", "scan_id: expected a UUID")
+    _check_person(scan.person_id, ctx)
+    scanned_at = _time(scan.scanned_at, "scanned_at", ctx)
+    try:
+        venue_id = ctx.verify_qr(scan.qr)
+    except QrError as exc:
+        raise Invalid("qr_invalid", f"qr: {exc}") from None
+    if venue_id in ctx.revoked:
+        raise Invalid("venue_revoked", f"venue {venue_id!r} is revoked")
+    event = ScanEvent(
+        scan_id=scan.scan_id,
+        person_id=scan.person_id,
+        venue_id=venue_id,
+        direction=scan.direction,
+        scanned_at=scanned_at,
+        received_at=ctx.received_at,
+        device_id=ctx.device_id,
+    )
+    return (topic, venue_id.encode(), encode(event)), scanned_at
+
+
+def _validation_message(exc: msgspec.ValidationError) -> str:
+    return str(exc).replace("`$`", "the item").replace("$.", "")
+
+
+def _item_id(raw: Any, name: str) -> str | None:
+    value = raw.get(name) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and len(value) <= 64 else None
+
+
+def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
+    """Judge a scan body; raises BodyError (400/413) for the body as a whole."""
+    try:
+        decoded: ScanIn | list[ScanIn] = _FAST[fmt](body)
+    except msgspec.ValidationError:
+        # msgspec stops at the first type error, so the rest may still be unparseable.
+        try:
+            return _decode_scans_slowly(body, fmt, ctx, topic)
+        except msgspec.ValidationError as exc:
+            raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
+    single = isinstance(decoded, ScanIn)
+    items = [decoded] if isinstance(decoded, ScanIn) else decoded
+    judged = Judged(single)
+    ids_checked = bool(items) and (
+        _UUID_LINES.fullmatch("\n".join([scan.scan_id for scan in items]) + "\n") is not None
+    )
+    accepted = judged.accepted
+    # The common case inline (no call per scan); anything unusual goes through judge_scan,
+    # which also words the error.
+    person, lo, hi = ctx.person_id, ctx.min_time, ctx.max_time
+    received_at, device_id, revoked = ctx.received_at, ctx.device_id, ctx.revoked
+    venues: dict[str, tuple[str, bytes]] = {}  # qr payload -> (venue_id, key), this request
+    for index, scan in enumerate(items):
+        ts = scan.scanned_at
+        if ids_checked and scan.person_id == person and type(ts) is int and lo <= ts <= hi:
+            venue = venues.get(scan.qr)
+            if venue is None:
+                try:
+                    venue_id = ctx.verify_qr(scan.qr)
+                except QrError:
+                    venue_id = ""
+                venue = venues[scan.qr] = (venue_id, venue_id.encode())
+            if venue[0] and venue[0] not in revoked:
+                event = ScanEvent(
+                    scan_id=scan.scan_id,
+                    person_id=person,
+                    venue_id=venue[0],
+                    direction=scan.direction,
+                    scanned_at=ts,
+                    received_at=received_at,
+                    device_id=device_id,
+                )
+                accepted.append((scan.scan_id, (topic, venue[1], encode(event)), ts))
+                continue
+        try:
+            record, scanned_at = judge_scan(scan, ctx, topic, id_checked=ids_checked)
+        except Invalid as exc:
+            judged.rejected.append(Rejection(index, scan.scan_id, exc.reason, str(exc)))
+            continue
+        accepted.append((scan.scan_id, record, scanned_at))
+    return judged
+
+
+def _decode_scans_slowly(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
+    try:
+        raws = _RAW_LIST[fmt](body)
+    except msgspec.ValidationError:
+        # Not an array: a single scan with a problem (or not an object at all).
+        judged = Judged(True)
+        try:
+            scan = _SCAN[fmt](body)
+        except msgspec.ValidationError as exc:
+            judged.rejected.append(Rejection(0, None, "malformed", _validation_message(exc)))
+            return judged
+        try:
+            record, scanned_at = judge_scan(scan, ctx, topic)
+        except Invalid as exc:
+            judged.rejected.append(Rejection(0, scan.scan_id, exc.reason, str(exc)))
+            return judged
+        judged.accepted.append((scan.scan_id, record, scanned_at))
+        return judged
+    if len(raws) > MAX_ITEMS:
+        raise BodyError(413, f"at most {MAX_ITEMS} scans per request, got {len(raws)}")
+    judged = Judged(False)
+    decode_one = _SCAN[fmt]
+    for index, raw in enumerate(raws):
+        try:
+            scan = decode_one(raw)
+        except msgspec.ValidationError as exc:
+            scan_id = _item_id(_ANY[fmt](raw), "scan_id")
+            judged.rejected.append(Rejection(index, scan_id, "malformed", _validation_message(exc)))
+            continue
+        try:
+            record, scanned_at = judge_scan(scan, ctx, topic)
+        except Invalid as exc:
+            judged.rejected.append(Rejection(index, scan.scan_id, exc.reason, str(exc)))
+            continue
+        judged.accepted.append((scan.scan_id, record, scanned_at))
+    return judged
+
+
+def decode_declaration(body: bytes, fmt: Format, ctx: Context, topic: str) -> tuple[str, Record]:
+    """The record of a valid declaration; raises BodyError (400) or Invalid (422)."""
+    try:
+        item = _DECLARATION[fmt](body)
+    except msgspec.ValidationError as exc:
+        raise Invalid("malformed", _validation_message(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
+    _check_person(item.person_id, ctx)
+    declared_at = _time(item.declared_at, "declared_at", ctx)
+    event = DeclarationEvent(
+        declaration_id=item.declaration_id,
+        person_id=item.person_id,
+        declared_at=declared_at,
+        received_at=ctx.received_at,
+        device_id=ctx.device_id,
+        symptoms=list(item.symptoms),
+        note=item.note,
+    )
+    return item.declaration_id, (topic, item.person_id.encode(), encode(event))
+
+
+def decode_device(body: bytes, fmt: Format) -> str:
+    """The person_id of an enrolment body; raises BodyError (400) or Invalid (422)."""
+    try:
+        return str(_DEVICE[fmt](body).person_id)
+    except msgspec.ValidationError as exc:
+        raise Invalid("malformed", _validation_message(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BodyError(400, f"unparseable {fmt} body: {exc}") from None

@@ -1,0 +1,92 @@
+"""POST /v1/declarations: a daily health declaration from a device."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request, Response
+
+from scantrace_gateway import metrics
+from scantrace_gateway.intake import (
+    BodyError,
+    Context,
+    DeclarationIn,
+    Invalid,
+    body_format,
+    decode_declaration,
+)
+from scantrace_gateway.publisher import Unavailable
+from scantrace_gateway.responses import error, intake_result
+from scantrace_gateway.routes.scans import _ERROR
+from scantrace_gateway.state import HttpError, client_address, gateway_of, read_body
+
+router = APIRouter(tags=["declarations"])
+
+_schema = msgspec.json.schema(DeclarationIn)
+_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        media: {"schema": _schema} for media in ("application/json", "application/msgpack")
+    },
+}
+
+
+@router.post(
+    "/v1/declarations",
+    status_code=202,
+    summary="Submit a daily health declaration",
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        202: {"description": "durable; `{accepted, duplicates, rejected: []}`"},
+        400: {"description": "unparseable body", **_ERROR},
+        401: {"description": "no valid device token", **_ERROR},
+        403: {"description": "not a device token", **_ERROR},
+        413: {"description": "body over 1 MiB", **_ERROR},
+        415: {"description": "not JSON or msgpack", **_ERROR},
+        422: {"description": "invalid declaration", **_ERROR},
+        429: {"description": "rate limited; see Retry-After", **_ERROR},
+        503: {"description": "cannot store it now; see Retry-After", **_ERROR},
+    },
+)
+async def post_declaration(request: Request) -> Response:
+    gateway = gateway_of(request)
+    received_at = time.time_ns() // 1_000_000
+    try:
+        principal = gateway.device(request)
+        gateway.limit("device", principal.sub)
+        gateway.limit("address", client_address(request))
+        fmt = body_format(request.headers.get("content-type"))
+        body = await read_body(request)
+        ctx = Context(
+            person_id=principal.person_id or "",
+            device_id=principal.sub,
+            received_at=received_at,
+            min_time=received_at - gateway.retention_ms,
+            max_time=received_at + gateway.max_future_ms,
+            verify_qr=gateway.verify_qr,
+            revoked=gateway.revoked,
+        )
+        declaration_id, record = decode_declaration(body, fmt, ctx, gateway.declarations_topic)
+    except HttpError as exc:
+        return error(exc.status, str(exc), exc.headers)
+    except BodyError as exc:
+        return error(exc.status, str(exc))
+    except Invalid as exc:
+        metrics.DECLARATIONS.labels(outcome="rejected").inc()
+        return error(422, str(exc))
+
+    (fresh,) = await gateway.declaration_deduper.claim([declaration_id])
+    if not fresh:
+        metrics.DECLARATIONS.labels(outcome="duplicate").inc()
+        return intake_result(0, 1, [])
+    try:
+        await gateway.publisher.publish([record])
+    except Unavailable as exc:
+        await gateway.declaration_deduper.release([declaration_id])
+        return error(
+            503, f"cannot store the declaration now: {exc}", {"Retry-After": str(exc.retry_after_s)}
+        )
+    metrics.DECLARATIONS.labels(outcome="accepted").inc()
+    return intake_result(1, 0, [])

@@ -1,0 +1,59 @@
+"""POST /v1/devices: enrol a phone for a person; answers its device token."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request, Response
+
+from scantrace_common.auth import mint_device_token
+from scantrace_gateway.intake import BodyError, DeviceIn, Invalid, body_format, decode_device
+from scantrace_gateway.responses import error, json_response
+from scantrace_gateway.routes.scans import _ERROR
+from scantrace_gateway.state import HttpError, client_address, gateway_of, read_body
+
+router = APIRouter(tags=["devices"])
+
+_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {"application/json": {"schema": msgspec.json.schema(DeviceIn)}},
+}
+_CREATED = {
+    "type": "object",
+    "properties": {"device_id": {"type": "string"}, "token": {"type": "string"}},
+}
+
+
+@router.post(
+    "/v1/devices",
+    status_code=201,
+    summary="Enrol a device for a person (no token needed; rate-limited per address)",
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        201: {"description": "enrolled", "content": {"application/json": {"schema": _CREATED}}},
+        400: {"description": "unparseable body", **_ERROR},
+        413: {"description": "body too large", **_ERROR},
+        415: {"description": "not JSON or msgpack", **_ERROR},
+        422: {"description": "invalid person_id", **_ERROR},
+        429: {"description": "rate limited; see Retry-After", **_ERROR},
+    },
+)
+async def post_device(request: Request) -> Response:
+    gateway = gateway_of(request)
+    try:
+        gateway.limit("enrol", client_address(request))
+        fmt = body_format(request.headers.get("content-type"))
+        person_id = decode_device(await read_body(request, 4096), fmt)
+    except HttpError as exc:
+        return error(exc.status, str(exc), exc.headers)
+    except BodyError as exc:
+        return error(exc.status, str(exc))
+    except Invalid as exc:
+        return error(422, str(exc))
+    # 128 random bits in the id's alphabet ([A-Za-z0-9_-], 24 characters).
+    device_id = "d" + secrets.token_urlsafe(16)[:22]
+    secret = gateway.settings.auth_secret.get_secret_value()
+    token = mint_device_token(secret, device_id, person_id)
+    return json_response(201, {"device_id": device_id, "token": token})

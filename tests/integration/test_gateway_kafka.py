@@ -1,0 +1,181 @@
+"""The gateway in process against the real broker and Redis: events on the topics, duplicates
+across requests, declarations, venue revocations followed from venues.v1, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import SecretStr
+
+from scantrace_common.auth import mint_device_token
+from scantrace_common.events import DeclarationEvent, ScanEvent, VenueEvent, decode, encode
+from scantrace_common.qr import QrSigner
+from scantrace_common.topics import DECLARATIONS, SCANS, VENUES, topic_name
+from scantrace_gateway.app import create_gateway_app
+from scantrace_gateway.settings import GatewaySettings
+
+pytestmark = pytest.mark.integration
+
+SECRET = "integration-secret-" + "x" * 20
+
+
+@dataclass
+class Live:
+    client: httpx.AsyncClient
+    signer: QrSigner
+    namespace: str
+    bootstrap: str
+
+    def headers(self, person: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {mint_device_token(SECRET, 'dev-9', person)}"}
+
+
+@pytest.fixture
+async def live(
+    kafka_bootstrap: str, redis_url: str, kafka_topics: str, tmp_path: Path
+) -> AsyncIterator[Live]:
+    signer = QrSigner.generate("it1")
+    settings = GatewaySettings(
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        namespace=kafka_topics,
+        auth_secret=SecretStr(SECRET),
+        qr_verify_keys=signer.public_env_value(),
+        rate_limits="off",
+        state_dir=tmp_path,
+        gateway_produce_timeout_s=10.0,
+    )
+    app = create_gateway_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
+    ):
+        yield Live(client, signer, kafka_topics, kafka_bootstrap)
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of `topic` from the beginning, once `expected` records arrived."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        async with asyncio.timeout(30):
+            while not consumer.partitions_for_topic(topic):
+                await consumer._client.force_metadata_update()
+                await asyncio.sleep(0.1)
+        parts = consumer.partitions_for_topic(topic) or set()
+        partitions = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        found: list[tuple[bytes, bytes]] = []
+        async with asyncio.timeout(60):
+            while len(found) < expected:
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    found.extend((r.key, r.value) for r in records)
+        return found
+    finally:
+        await consumer.stop()
+
+
+def scan(live: Live, venue: str, scan_id: str | None = None) -> dict[str, object]:
+    return {
+        "scan_id": scan_id or str(uuid.uuid4()),
+        "person_id": "p-7",
+        "qr": live.signer.sign(venue),
+        "direction": "in",
+        "scanned_at": int(time.time() * 1000) - 5000,
+    }
+
+
+async def test_scans_reach_the_topic_once_keyed_by_venue(live: Live) -> None:
+    items = [scan(live, f"venue-{i % 3}") for i in range(30)]
+    response = await live.client.post("/v1/scans", json=items, headers=live.headers("p-7"))
+    assert response.json() == {"accepted": 30, "duplicates": 0, "rejected": []}
+    again = await live.client.post("/v1/scans", json=items[:5], headers=live.headers("p-7"))
+    assert again.json() == {"accepted": 0, "duplicates": 5, "rejected": []}
+    records = await read_topic(live.bootstrap, topic_name(SCANS, live.namespace), 30)
+    events = [(key, decode(ScanEvent, value)) for key, value in records]
+    assert sorted(e.scan_id for _, e in events) == sorted(str(i["scan_id"]) for i in items)
+    assert all(key == e.venue_id.encode() for key, e in events)
+    assert all(e.device_id == "dev-9" and e.person_id == "p-7" for _, e in events)
+
+
+async def test_declarations_reach_their_topic(live: Live) -> None:
+    body: dict[str, object] = {
+        "declaration_id": str(uuid.uuid4()),
+        "person_id": "p-7",
+        "declared_at": int(time.time() * 1000),
+        "symptoms": [],
+    }
+    response = await live.client.post("/v1/declarations", json=body, headers=live.headers("p-7"))
+    assert response.status_code == 202
+    [(key, value)] = await read_topic(live.bootstrap, topic_name(DECLARATIONS, live.namespace), 1)
+    assert key == b"p-7"
+    assert decode(DeclarationEvent, value).declaration_id == body["declaration_id"]
+
+
+async def poll(condition: Callable[[], object]) -> None:
+    async with asyncio.timeout(30):
+        while not await condition():  # type: ignore[misc]  # noqa: ASYNC110 - polls over HTTP
+            await asyncio.sleep(0.1)
+
+
+async def test_revocation_from_venues_topic_takes_effect(live: Live) -> None:
+    now = int(time.time() * 1000)
+    venue = VenueEvent(
+        venue_id="bar-1", name="Bar", kind="restaurant", unit_id="u-1", registered_at=now
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=live.bootstrap)
+    await producer.start()
+    topic = topic_name(VENUES, live.namespace)
+    try:
+        ok = await live.client.post(
+            "/v1/scans", json=scan(live, "bar-1"), headers=live.headers("p-7")
+        )
+        assert ok.status_code == 202
+        revoked = VenueEvent(
+            venue_id="bar-1",
+            name="Bar",
+            kind="restaurant",
+            unit_id="u-1",
+            registered_at=now,
+            revoked_at=now + 1,
+        )
+        await producer.send_and_wait(topic, encode(revoked), key=b"bar-1")
+
+        async def refused() -> bool:
+            response = await live.client.post(
+                "/v1/scans", json=scan(live, "bar-1"), headers=live.headers("p-7")
+            )
+            return response.status_code == 422 and "revoked" in response.json()["error"]
+
+        await poll(refused)
+        await producer.send_and_wait(topic, encode(venue), key=b"bar-1")  # re-registered
+
+        async def accepted() -> bool:
+            response = await live.client.post(
+                "/v1/scans", json=scan(live, "bar-1"), headers=live.headers("p-7")
+            )
+            return response.status_code == 202
+
+        await poll(accepted)
+    finally:
+        await producer.stop()
+
+
+async def test_ready_when_broker_and_redis_answer(live: Live) -> None:
+    async def ready() -> bool:
+        return (await live.client.get("/readyz")).status_code == 200
+
+    await poll(ready)
+    metrics = (await live.client.get("/metrics")).text
+    assert "scantrace_gateway_spool_items" in metrics
