@@ -46,7 +46,7 @@ format: ## apply ruff's formatting and safe fixes
 	uv run ruff format $(LINT_PATHS)
 
 bench: ## run every benchmark; writes bench/results/latest.{json,md}
-	@scripts/bootstrap.sh --test
+	@scripts/bootstrap.sh --bench
 	uv run python -m bench.run_all
 
 demo: ## start the stack if needed, simulate one day of a small province, print the summary

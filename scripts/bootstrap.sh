@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export UV_PYTHON_DOWNLOADS=never
 
-want_test=0; want_run=0
+want_test=0; want_run=0; want_bench=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
     --run) want_run=1 ;;
-    *) echo "usage: scripts/bootstrap.sh [--run] [--test]" >&2; exit 2 ;;
+    --bench) want_bench=1; want_test=1 ;;
+    *) echo "usage: scripts/bootstrap.sh [--run] [--test] [--bench]" >&2; exit 2 ;;
   esac
 done
 
@@ -39,7 +40,11 @@ if [ "$want_test" = 1 ]; then
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
   command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
-  fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+fi
+if [ "$want_bench" = 1 ]; then
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
+  command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -48,7 +53,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # The Debian packages start their own daemons; the stack runs its own instances instead.
-    for svc in redis-server prometheus; do
+    for svc in redis-server prometheus postgresql; do
       (service "$svc" stop >/dev/null 2>&1 || true)
     done
   else
