@@ -1,0 +1,62 @@
+"""The OpenAPI documents themselves: every `$ref` resolves inside its document.
+
+A reference that does not resolve makes clients and fuzzers (schemathesis) unable to build the
+request body at all, so the body is never exercised. Documents come from `app.openapi()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_security_roles import openapi_documents
+
+pytestmark = pytest.mark.unit
+
+
+def refs(node: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """(location, $ref) of every reference in the document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield where, value
+            else:
+                yield from refs(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from refs(value, f"{where}/{index}")
+
+
+def resolves(document: dict[str, Any], ref: str) -> bool:
+    if not ref.startswith("#/"):
+        return False
+    node: Any = document
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        pytest.param(
+            "gateway",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="request bodies embed msgspec schemas whose '#/$defs/...' refs point "
+                "outside the document (reported to the lead)",
+            ),
+        ),
+        "tracer",
+        "reporter",
+    ],
+)
+def test_every_ref_resolves(service: str) -> None:
+    document = openapi_documents()[service]
+    broken = [(where, ref) for where, ref in refs(document) if not resolves(document, ref)]
+    assert not broken, broken[:10]
