@@ -53,5 +53,9 @@ demo: ## start the stack if needed, simulate one day of a small province, print 
 	@scripts/bootstrap.sh --run
 	scripts/demo.sh
 
+chaos: ## fault tests only (they kill their own broker, Redis and services); also part of `make test`
+	@scripts/bootstrap.sh --test
+	uv run pytest -m chaos $(PYTEST_ARGS)
+
 clean: ## remove caches (keeps .scantrace state)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis

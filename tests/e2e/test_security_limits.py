@@ -188,18 +188,12 @@ BODY_ENDPOINTS = [
         "/v1/venues/batch",
         "admin",
         id="reporter-venues-batch",
-        marks=pytest.mark.xfail(
-            strict=True, reason="the reporter has no request body limit (reported to the lead)"
-        ),
     ),
     pytest.param(
         "tracer",
         "/v1/cases",
         "epidemiologist",
         id="tracer-cases",
-        marks=pytest.mark.xfail(
-            strict=True, reason="the tracer has no request body limit (reported to the lead)"
-        ),
     ),
 ]
 

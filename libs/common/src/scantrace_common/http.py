@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from scantrace_common.bodylimit import BodyLimitMiddleware
 from scantrace_common.metrics import exposition
 from scantrace_common.settings import CommonSettings
 
@@ -29,6 +30,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     version: str = "0.1.0",
     description: str = "",
+    max_body_bytes: int = 2 << 20,
 ) -> FastAPI:
     """A service app: `/healthz`, `/readyz` (200 only while every check passes), `/metrics`.
 
@@ -36,6 +38,7 @@ def create_app(
     Errors are always `{"error": "..."}` with the right status.
     """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.state.settings = settings
     app.state.auth_secret = settings.auth_secret.get_secret_value()
 

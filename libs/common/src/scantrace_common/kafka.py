@@ -93,6 +93,8 @@ class DurableProducer:
         try:
             await self._producer.start()
         except KafkaError as exc:
+            # A failed start leaves the client's sockets open; close them before giving up.
+            await self._producer.stop()
             raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
         self.started = True
 
