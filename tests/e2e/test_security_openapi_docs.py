@@ -44,14 +44,7 @@ def resolves(document: dict[str, Any], ref: str) -> bool:
 @pytest.mark.parametrize(
     "service",
     [
-        pytest.param(
-            "gateway",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="request bodies embed msgspec schemas whose '#/$defs/...' refs point "
-                "outside the document (reported to the lead)",
-            ),
-        ),
+        "gateway",
         "tracer",
         "reporter",
     ],

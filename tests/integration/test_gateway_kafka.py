@@ -18,8 +18,10 @@ from pydantic import SecretStr
 from scantrace_common.auth import mint_device_token
 from scantrace_common.events import DeclarationEvent, ScanEvent, VenueEvent, decode, encode
 from scantrace_common.qr import QrSigner
+from scantrace_common.redis_client import connect
 from scantrace_common.topics import DECLARATIONS, SCANS, VENUES, topic_name
 from scantrace_gateway.app import create_gateway_app
+from scantrace_gateway.dedup import RedisDeduper
 from scantrace_gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.integration
@@ -179,3 +181,19 @@ async def test_ready_when_broker_and_redis_answer(live: Live) -> None:
     await poll(ready)
     metrics = (await live.client.get("/metrics")).text
     assert "scantrace_gateway_spool_items" in metrics
+
+
+async def test_redis_deduper_marks_only_when_told(redis_url: str, namespace: str) -> None:
+    redis = connect(redis_url)
+    prefix = f"{namespace}gateway:scan:"
+    deduper = RedisDeduper(redis, prefix=prefix, ttl_s=600, timeout_s=5.0)
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(3)]
+        assert await deduper.seen(ids) == [False, False, False]
+        assert await redis.exists(*(prefix + i for i in ids)) == 0  # looking claims nothing
+        await deduper.mark(ids[:2])
+        assert await deduper.seen(ids) == [True, True, False]
+        assert 0 < await redis.ttl(prefix + ids[0]) <= 600
+    finally:
+        await deduper.close()
+        await redis.aclose()

@@ -19,7 +19,7 @@ from scantrace_common.http import create_app
 from scantrace_common.logs import configure_logging
 from scantrace_common.qr import QrError, QrVerifier
 from scantrace_common.redis_client import connect, ping
-from scantrace_gateway import metrics
+from scantrace_gateway import metrics, openapi
 from scantrace_gateway.dedup import Deduper, LocalDeduper, RedisDeduper
 from scantrace_gateway.publisher import KafkaLink, KafkaSpoolPublisher, Publisher
 from scantrace_gateway.ratelimit import RateLimiter, parse_rate_limits
@@ -167,6 +167,7 @@ def create_gateway_app(settings: GatewaySettings, overrides: Overrides | None = 
     app.include_router(scans.router)
     app.include_router(declarations.router)
     app.add_middleware(RequestMetrics)
+    openapi.install(app)
     return app
 
 

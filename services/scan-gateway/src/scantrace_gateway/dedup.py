@@ -1,7 +1,11 @@
 """Best-effort duplicate detection of scan and declaration ids (downstream dedups in any case).
 
-`claim` marks ids as seen and says which were new; `release` forgets ids whose request failed
-with a 503, so the phone's retry is not taken for a duplicate.
+Two steps, so that a crash can never turn a lost item into a "duplicate": `seen` only looks
+(claims nothing) before the items are published, and `mark` records the ids only after they
+are durable (Kafka acks or the fsynced spool). A gateway that dies in between has marked
+nothing, so the phone's retry is accepted and stored. The price: two identical requests
+arriving at the same time may both be published; SPEC section 3 makes duplicates best effort
+at the gateway and every consumer deduplicates by id.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 
 from scantrace_gateway.coalesce import Coalescer
@@ -21,98 +25,122 @@ log = logging.getLogger(__name__)
 
 
 class Deduper(Protocol):
-    async def claim(self, ids: Sequence[str]) -> list[bool]:
-        """For each id, True when it was not seen before (and is now marked seen)."""
+    async def seen(self, ids: Sequence[str]) -> list[bool]:
+        """For each id, True when it was marked before. Marks nothing."""
         ...
 
-    async def release(self, ids: Sequence[str]) -> None: ...
+    async def mark(self, ids: Sequence[str]) -> None:
+        """Remember ids whose items are now durable."""
+        ...
+
+
+def first_occurrences(ids: Sequence[str], seen: Sequence[bool]) -> list[bool]:
+    """For each id, True when it is new: not `seen` before and not earlier in `ids` itself
+    (an id repeated inside one request is a duplicate of its first occurrence)."""
+    here: set[str] = set()
+    fresh: list[bool] = []
+    for id_, was_seen in zip(ids, seen, strict=True):
+        if was_seen or id_ in here:
+            fresh.append(False)
+        else:
+            here.add(id_)
+            fresh.append(True)
+    return fresh
 
 
 class LocalDeduper:
-    """An in-process LRU of recent ids: one worker's memory only."""
+    """An in-process LRU of recent ids: one worker's memory only (unit tests, no Redis)."""
 
     def __init__(self, capacity: int = 500_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._marked: OrderedDict[str, None] = OrderedDict()
         self._capacity = capacity
 
-    async def claim(self, ids: Sequence[str]) -> list[bool]:
-        return self.claim_now(ids)
+    async def seen(self, ids: Sequence[str]) -> list[bool]:
+        return [id_ in self._marked for id_ in ids]
 
-    def claim_now(self, ids: Sequence[str]) -> list[bool]:
-        seen = self._seen
-        fresh: list[bool] = []
+    async def mark(self, ids: Sequence[str]) -> None:
+        marked = self._marked
         for id_ in ids:
-            if id_ in seen:
-                fresh.append(False)
-                continue
-            seen[id_] = None
-            fresh.append(True)
-        while len(seen) > self._capacity:
-            seen.popitem(last=False)
-        return fresh
-
-    async def release(self, ids: Sequence[str]) -> None:
-        for id_ in ids:
-            self._seen.pop(id_, None)
+            marked[id_] = None
+            marked.move_to_end(id_)
+        while len(marked) > self._capacity:
+            marked.popitem(last=False)
 
 
-#: One round trip and one command for a whole batch: the ids come as one string of fixed-width
-#: (36-character UUID) ids, since redis-py packs each argument in Python at a cost that
-#: dominated the batch path. Runs SET NX EX per id and answers "1" (new) / "0" (seen) per id.
-#: The keys are built inside the script, so this suits a single Redis (not Redis Cluster).
-_ID_WIDTH = 36
-_CLAIM_SCRIPT = """
-local prefix, ttl, ids, width = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local out = {}
-for i = 1, #ids, width do
-  local key = prefix .. string.sub(ids, i, i + width - 1)
-  if redis.call('SET', key, '1', 'NX', 'EX', ttl) then out[#out + 1] = '1' else out[#out + 1] = '0' end
-end
-return table.concat(out)
+#: Marks every key it is given; the keys come as KEYS (none is built inside the script), which
+#: Redis Cluster requires. One command for a whole batch: a pipeline of one SET per id cost
+#: about ten times more client CPU per id (redis-py parses each reply on its own).
+_MARK_SCRIPT = """
+for i = 1, #KEYS do redis.call('SET', KEYS[i], '1', 'EX', ARGV[1]) end
+return #KEYS
 """
 
 
 class RedisDeduper:
-    """`SET key 1 NX EX ttl` for every id, batched over concurrent requests into one script call.
+    """Looks ids up with `MGET` before publishing; sets `<prefix><id>` with the TTL after.
 
-    Shared by all workers and gateways. When Redis is slow or down the check fails open
-    (every id counts as new): intake must not stop for a best-effort feature.
+    Every key is passed to Redis as a key, so it works on Redis Cluster: there the look is
+    split by slot (`mget_nonatomic`) and the mark is a pipeline of `SET key 1 EX ttl` that the
+    cluster client routes key by key; on a single Redis the mark is one script call over all
+    the keys. Checks and marks of concurrent requests are batched (group commit): one round
+    trip per batch. Shared by all workers and gateways. When Redis is slow or down the check
+    fails open (every id counts as new) and a failed mark is only logged: intake must not
+    stop for a best-effort feature.
     """
 
-    def __init__(self, redis: Redis, *, prefix: str, ttl_s: int, timeout_s: float) -> None:
+    def __init__(
+        self, redis: Redis | RedisCluster, *, prefix: str, ttl_s: int, timeout_s: float
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._ttl_s = ttl_s
         self._timeout_s = timeout_s
-        self._coalescer: Coalescer[str, bool] = Coalescer(self._claim_batch)
-        self._script = redis.register_script(_CLAIM_SCRIPT)
+        self._checks: Coalescer[str, bool] = Coalescer(self._seen_batch)
+        self._marks: Coalescer[str, None] = Coalescer(self._mark_batch)
+        self._mark_script = (
+            None if isinstance(redis, RedisCluster) else redis.register_script(_MARK_SCRIPT)
+        )
 
-    async def claim(self, ids: Sequence[str]) -> list[bool]:
+    async def seen(self, ids: Sequence[str]) -> list[bool]:
         if not ids:
             return []
-        if any(len(id_) != _ID_WIDTH for id_ in ids):  # intake lets only UUIDs through
-            raise ValueError("RedisDeduper takes 36-character UUIDs only")
-        return await self._coalescer.submit(list(ids))
+        return await self._checks.submit(list(ids))
 
-    async def _claim_batch(self, ids: list[str]) -> list[bool]:
+    async def mark(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self._marks.submit(list(ids))
+
+    async def _seen_batch(self, ids: list[str]) -> list[bool]:
+        keys = [self._prefix + id_ for id_ in ids]
+        redis = self._redis
         try:
             async with asyncio.timeout(self._timeout_s):
-                answer = await self._script(
-                    keys=[], args=[self._prefix, self._ttl_s, "".join(ids), _ID_WIDTH]
-                )
+                if isinstance(redis, RedisCluster):
+                    values = await redis.mget_nonatomic(keys)
+                else:
+                    values = await redis.mget(keys)
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("duplicate check skipped, Redis failed: %s", exc)
-            return [True] * len(ids)
-        return [flag == 49 for flag in answer]  # b"1"
+            return [False] * len(ids)
+        return [value is not None for value in values]
 
-    async def release(self, ids: Sequence[str]) -> None:
-        if not ids:
-            return
+    async def _mark_batch(self, ids: list[str]) -> list[None]:
+        prefix = self._prefix
+        keys = [prefix + id_ for id_ in dict.fromkeys(ids)]  # a batch may repeat an id
+        redis = self._redis
         try:
             async with asyncio.timeout(self._timeout_s):
-                await self._redis.delete(*(self._prefix + id_ for id_ in ids))
+                if self._mark_script is not None:
+                    await self._mark_script(keys=keys, args=[self._ttl_s])
+                else:
+                    async with redis.pipeline(transaction=False) as pipe:
+                        for key in keys:
+                            pipe.set(key, b"1", ex=self._ttl_s)
+                        await pipe.execute()
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("could not release ids after a failed request: %s", exc)
+            log.warning("could not record %d ids for the duplicate check: %s", len(ids), exc)
+        return [None] * len(ids)
 
     async def close(self) -> None:
-        await self._coalescer.close()
+        await self._checks.close()
+        await self._marks.close()

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from scantrace_common.auth import mint_device_token
 from scantrace_common.qr import QrSigner, QrVerifier
 from scantrace_gateway.app import Overrides, create_gateway_app
+from scantrace_gateway.dedup import Deduper
 from scantrace_gateway.publisher import Sink, Unavailable
 from scantrace_gateway.settings import GatewaySettings
 from scantrace_gateway.spool import Record
@@ -60,20 +61,32 @@ def new_scan_id() -> str:
 
 
 @asynccontextmanager
-async def harness(rate_limits: str = "off", **settings: Any) -> AsyncIterator[Harness]:
-    """The app with in-memory parts, lifespan run, and an httpx client on it (no sockets)."""
+async def harness(
+    rate_limits: str = "off",
+    *,
+    publisher: MemoryPublisher | None = None,
+    scan_deduper: Deduper | None = None,
+    **settings: Any,
+) -> AsyncIterator[Harness]:
+    """The app with in-memory parts, lifespan run, and an httpx client on it (no sockets).
+
+    Pass a `scan_deduper` to share duplicate memory between two harnesses (a restarted
+    gateway in front of the same Redis)."""
     signer, old_signer = QrSigner.generate("k2"), QrSigner.generate("k1")
     keys = f"{old_signer.public_env_value()},{signer.public_env_value()}"
     secret = secrets.token_urlsafe(32)
     config = GatewaySettings(
         auth_secret=SecretStr(secret), qr_verify_keys=keys, rate_limits=rate_limits, **settings
     )
-    publisher = MemoryPublisher()
+    publisher = publisher or MemoryPublisher()
     revoked: set[str] = set()
     app = create_gateway_app(
         config,
         Overrides(
-            publisher=publisher, verify_qr=QrVerifier.from_env_value(keys).verify, revoked=revoked
+            publisher=publisher,
+            scan_deduper=scan_deduper,
+            verify_qr=QrVerifier.from_env_value(keys).verify,
+            revoked=revoked,
         ),
     )
     transport = httpx.ASGITransport(app=app)

@@ -3,51 +3,39 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import msgspec
 from fastapi import APIRouter, Request, Response
 
 from scantrace_gateway import metrics
 from scantrace_gateway.intake import (
     BodyError,
     Context,
-    DeclarationIn,
     Invalid,
     body_format,
     decode_declaration,
 )
+from scantrace_gateway.openapi import (
+    DECLARATION_BODY,
+    DEVICE_TOKEN,
+    intake_errors,
+    json_content,
+    request_body,
+)
 from scantrace_gateway.publisher import Unavailable
 from scantrace_gateway.responses import error, intake_result
-from scantrace_gateway.routes.scans import _ERROR
 from scantrace_gateway.state import HttpError, client_address, gateway_of, read_body
 
 router = APIRouter(tags=["declarations"])
-
-_schema = msgspec.json.schema(DeclarationIn)
-_REQUEST_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        media: {"schema": _schema} for media in ("application/json", "application/msgpack")
-    },
-}
 
 
 @router.post(
     "/v1/declarations",
     status_code=202,
     summary="Submit a daily health declaration",
-    openapi_extra={"requestBody": _REQUEST_BODY},
+    openapi_extra={"requestBody": request_body(DECLARATION_BODY), "security": DEVICE_TOKEN},
     responses={
-        202: {"description": "durable; `{accepted, duplicates, rejected: []}`"},
-        400: {"description": "unparseable body", **_ERROR},
-        401: {"description": "no valid device token", **_ERROR},
-        403: {"description": "not a device token", **_ERROR},
-        413: {"description": "body over 1 MiB", **_ERROR},
-        415: {"description": "not JSON or msgpack", **_ERROR},
-        422: {"description": "invalid declaration", **_ERROR},
-        429: {"description": "rate limited; see Retry-After", **_ERROR},
-        503: {"description": "cannot store it now; see Retry-After", **_ERROR},
+        202: {"description": "durable; `rejected` is always empty", **json_content("IntakeResult")},
+        **intake_errors(too_large="body over 1 MiB", invalid="invalid declaration"),
     },
 )
 async def post_declaration(request: Request) -> Response:
@@ -77,16 +65,17 @@ async def post_declaration(request: Request) -> Response:
         metrics.DECLARATIONS.labels(outcome="rejected").inc()
         return error(422, str(exc))
 
-    (fresh,) = await gateway.declaration_deduper.claim([declaration_id])
-    if not fresh:
+    # Look only; the id is marked after the publish made it durable (see dedup.py).
+    (seen,) = await gateway.declaration_deduper.seen([declaration_id])
+    if seen:
         metrics.DECLARATIONS.labels(outcome="duplicate").inc()
         return intake_result(0, 1, [])
     try:
         await gateway.publisher.publish([record])
     except Unavailable as exc:
-        await gateway.declaration_deduper.release([declaration_id])
         return error(
             503, f"cannot store the declaration now: {exc}", {"Retry-After": str(exc.retry_after_s)}
         )
+    await gateway.declaration_deduper.mark([declaration_id])
     metrics.DECLARATIONS.labels(outcome="accepted").inc()
     return intake_result(1, 0, [])

@@ -3,41 +3,40 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
-import msgspec
 from fastapi import APIRouter, Request, Response
 
 from scantrace_common.auth import mint_device_token
-from scantrace_gateway.intake import BodyError, DeviceIn, Invalid, body_format, decode_device
+from scantrace_gateway.intake import BodyError, Invalid, body_format, decode_device
+from scantrace_gateway.openapi import (
+    DEVICE_BODY,
+    NO_TOKEN,
+    RETRY_AFTER,
+    error_response,
+    json_content,
+    request_body,
+)
 from scantrace_gateway.responses import error, json_response
-from scantrace_gateway.routes.scans import _ERROR
 from scantrace_gateway.state import HttpError, client_address, gateway_of, read_body
 
 router = APIRouter(tags=["devices"])
-
-_REQUEST_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {"application/json": {"schema": msgspec.json.schema(DeviceIn)}},
-}
-_CREATED = {
-    "type": "object",
-    "properties": {"device_id": {"type": "string"}, "token": {"type": "string"}},
-}
 
 
 @router.post(
     "/v1/devices",
     status_code=201,
     summary="Enrol a device for a person (no token needed; rate-limited per address)",
-    openapi_extra={"requestBody": _REQUEST_BODY},
+    openapi_extra={
+        "requestBody": request_body(DEVICE_BODY, ("application/json",)),
+        "security": NO_TOKEN,
+    },
     responses={
-        201: {"description": "enrolled", "content": {"application/json": {"schema": _CREATED}}},
-        400: {"description": "unparseable body", **_ERROR},
-        413: {"description": "body too large", **_ERROR},
-        415: {"description": "not JSON or msgpack", **_ERROR},
-        422: {"description": "invalid person_id", **_ERROR},
-        429: {"description": "rate limited; see Retry-After", **_ERROR},
+        201: {"description": "enrolled", **json_content("Enrolled")},
+        400: error_response("unparseable body"),
+        413: error_response("body too large"),
+        415: error_response("Content-Type is not JSON or msgpack"),
+        422: error_response("invalid person_id"),
+        429: {**error_response("rate limited"), "headers": RETRY_AFTER},
     },
 )
 async def post_device(request: Request) -> Response:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import msgspec
 from fastapi import APIRouter, Request, Response
 
 from scantrace_gateway import metrics
+from scantrace_gateway.dedup import first_occurrences
 from scantrace_gateway.intake import (
     BodyError,
     Context,
-    ScanIn,
     body_format,
     decode_scans,
+)
+from scantrace_gateway.openapi import (
+    DEVICE_TOKEN,
+    SCAN_BODY,
+    intake_errors,
+    json_content,
+    request_body,
 )
 from scantrace_gateway.publisher import Unavailable
 from scantrace_gateway.responses import error, intake_result
@@ -27,59 +32,21 @@ _ACCEPTED = metrics.SCANS.labels(outcome="accepted")
 _DUPLICATE = metrics.SCANS.labels(outcome="duplicate")
 _REJECTED = metrics.SCANS.labels(outcome="rejected")
 
-_scan_schema = msgspec.json.schema(ScanIn)
-_REQUEST_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        media: {"schema": {"oneOf": [_scan_schema, {"type": "array", "items": _scan_schema}]}}
-        for media in ("application/json", "application/msgpack")
-    },
-}
-_RESULT = {
-    "type": "object",
-    "properties": {
-        "accepted": {"type": "integer"},
-        "duplicates": {"type": "integer"},
-        "rejected": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "index": {"type": "integer"},
-                    "scan_id": {"type": ["string", "null"]},
-                    "error": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-_ERROR: dict[str, Any] = {
-    "content": {
-        "application/json": {
-            "schema": {"type": "object", "properties": {"error": {"type": "string"}}}
-        }
-    }
-}
-
 
 @router.post(
     "/v1/scans",
     status_code=202,
     summary="Submit one scan or an array of up to 1000 scans",
-    openapi_extra={"requestBody": _REQUEST_BODY},
+    openapi_extra={"requestBody": request_body(SCAN_BODY), "security": DEVICE_TOKEN},
     responses={
         202: {
             "description": "every accepted scan is durable (Kafka acks=all or fsynced spool)",
-            "content": {"application/json": {"schema": _RESULT}},
+            **json_content("IntakeResult"),
         },
-        400: {"description": "unparseable body", **_ERROR},
-        401: {"description": "no valid device token", **_ERROR},
-        403: {"description": "not a device token", **_ERROR},
-        413: {"description": "body over 1 MiB or more than 1000 scans", **_ERROR},
-        415: {"description": "not JSON or msgpack", **_ERROR},
-        422: {"description": "a single scan that is invalid", **_ERROR},
-        429: {"description": "rate limited; see Retry-After", **_ERROR},
-        503: {"description": "neither Kafka nor the spool can take it; see Retry-After", **_ERROR},
+        **intake_errors(
+            too_large="body over 1 MiB or more than 1000 scans",
+            invalid="a single scan that is invalid",
+        ),
     },
 )
 async def post_scans(request: Request) -> Response:
@@ -115,21 +82,23 @@ async def post_scans(request: Request) -> Response:
             return error(422, rejected[0].error)
 
     accepted = judged.accepted
-    fresh = await gateway.scan_deduper.claim([scan_id for scan_id, _, _ in accepted])
+    ids = [scan_id for scan_id, _, _ in accepted]
+    # Look only; the ids are marked after the publish made them durable (see dedup.py).
+    fresh = first_occurrences(ids, await gateway.scan_deduper.seen(ids))
     to_publish = []
-    claimed = []
+    new_ids = []
     scanned: list[int] = []
     for (scan_id, record, scanned_at), is_new in zip(accepted, fresh, strict=True):
         if is_new:
             to_publish.append(record)
-            claimed.append(scan_id)
+            new_ids.append(scan_id)
             scanned.append(scanned_at)
     duplicates = len(accepted) - len(to_publish)
     try:
         await gateway.publisher.publish(to_publish)
     except Unavailable as exc:
-        await gateway.scan_deduper.release(claimed)
         return error(503, f"cannot store scans now: {exc}", {"Retry-After": str(exc.retry_after_s)})
+    await gateway.scan_deduper.mark(new_ids)
     if to_publish:
         _ACCEPTED.inc(len(to_publish))
         metrics.observe_skews(received_at, scanned)
