@@ -1,0 +1,519 @@
+"""Tracer benchmark (`make bench`): ingest rate, exposure latency against PostgreSQL, Redis bytes
+per visit, scan-to-queryable delay. Writes bench/results/tracer.json and tracer.md.
+
+Sizes are bounded so a run takes a few minutes on 2 cores; SCANTRACE_BENCH_TRACER_SCALE (default
+1.0) scales the ingest; the query data set is always >= 2M visits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis.exceptions import RedisError
+
+from bench.common import Result, percentile, result, write_results
+from bench.tracer import postgres
+from bench.tracer.province import DAY, MIN, Province
+from scantrace_common.events import encode
+from scantrace_common.kafka import DurableProducer
+from scantrace_common.redis_client import connect
+from scantrace_common.topics import SCANS, ensure_topics, topic_name
+from scantrace_tracer import codec
+from scantrace_tracer.exposures import exposures
+from scantrace_tracer.fastpipe import FastPipe
+from scantrace_tracer.keys import Keys, bucket_of
+from scantrace_tracer.store import TracerStore
+from scantrace_tracer.visits import Visit
+
+NAME = "tracer"
+SCALE = float(os.environ.get("SCANTRACE_BENCH_TRACER_SCALE", "1.0"))
+
+
+def log(msg: str) -> None:
+    print(f"[tracer bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def servers(state: Path) -> Iterator[tuple[str, str]]:
+    bootstrap = os.environ.get("SCANTRACE_KAFKA_BOOTSTRAP")
+    redis_url = os.environ.get("SCANTRACE_REDIS_URL")
+    with contextlib.ExitStack() as stack:
+        if not bootstrap:
+            from scantrace_cli.stack import make_local_broker
+            from scantrace_cli.stack.broker import choose_local_broker
+
+            broker = make_local_broker(choose_local_broker(), state, 0)
+            broker.start()
+            stack.callback(broker.stop)
+            bootstrap = broker.address
+        if not redis_url:
+            from scantrace_cli.stack import LocalRedis
+
+            redis = LocalRedis(state, 0, persist=False)
+            redis.start()
+            stack.callback(redis.stop)
+            redis_url = redis.address
+        yield bootstrap, redis_url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- ingest --------------------------------------------------------------------------------
+
+
+async def raw_ceiling(bootstrap: str, topic: str, n: int) -> float:
+    """Scans/s read with getmany and discarded: the consumer's own ceiling."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from scantrace_tracer.rebuild import _partitions
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        started = time.perf_counter()
+        while seen < n:
+            got = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            seen += sum(len(v) for v in got.values())
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def metric_values(text: str, name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(name):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+async def processed(client: httpx.AsyncClient) -> float:
+    try:
+        text = (await client.get("/metrics")).text
+    except httpx.HTTPError:
+        return -1.0
+    values = metric_values(text, "scantrace_tracer_events_processed_total")
+    return sum(v for k, v in values.items() if 'topic="scans.v1"' in k)
+
+
+def start_tracer(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "scantrace_tracer"], env=env, stdout=out, stderr=out
+        )
+
+
+async def wait_processed(
+    client: httpx.AsyncClient, n: int, timeout_s: float
+) -> tuple[float, float]:
+    """(time of the first processed event, time when n are processed), perf_counter clock."""
+    first = 0.0
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        done = await processed(client)
+        if done > 0 and not first:
+            first = time.perf_counter()
+        if done >= n:
+            return first, time.perf_counter()
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"the tracer did not process {n} scans in {timeout_s}s")
+
+
+async def ingest_bench(bootstrap: str, redis_url: str, state: Path) -> list[Result]:
+    ns = f"bench{uuid.uuid4().hex[:6]}."
+    await ensure_topics(bootstrap, ns)
+    topic = topic_name(SCANS, ns)
+    now = time.time_ns() // 1_000_000
+    persons = int(20_000 * SCALE)
+    scans = Province(persons, 1000, 1, 3.0, now - 3 * DAY, seed=3).scans(now)
+    n = len(scans)
+    producer = DurableProducer(bootstrap, client_id="bench-tracer")
+    await producer.start()
+    try:
+        for i in range(0, n, 20_000):
+            chunk = scans[i : i + 20_000]
+            await producer.send_batch(topic, [(s.venue_id.encode(), encode(s)) for s in chunk])
+        log(f"produced {n} scans")
+        ceiling = await raw_ceiling(bootstrap, topic, n)
+        log(f"raw getmany ceiling {ceiling:.0f}/s")
+        port = free_port()
+        env = dict(
+            os.environ,
+            SCANTRACE_KAFKA_BOOTSTRAP=bootstrap,
+            SCANTRACE_REDIS_URL=redis_url,
+            SCANTRACE_NAMESPACE=ns,
+            SCANTRACE_TRACER_PORT=str(port),
+            SCANTRACE_LOG_LEVEL="WARNING",
+            SCANTRACE_STATE_DIR=str(state),
+        )
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            proc = start_tracer(env, state / "tracer-1.log")
+            try:
+                first, done = await wait_processed(client, n, 900)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+            rate = n / max(done - first, 1e-9)
+            log(f"worker ingest {rate:.0f}/s")
+            # scan-to-queryable at half the measured rate, with a fresh process (fresh histogram)
+            proc = start_tracer(env, state / "tracer-2.log")
+            try:
+                paced = Province(persons, 1000, 1, 3.0, now - 2 * DAY, seed=4).scans(0)
+                # one warm-up scan: the pacing starts once the Faust consumer has joined
+                warm = _received(paced[0], time.time_ns() // 1_000_000)
+                await producer.send_batch(topic, [(warm.venue_id.encode(), encode(warm))])
+                await wait_processed(client, 1, 120)
+                # Faust may rebalance again shortly after its first assignment: let it settle
+                await asyncio.sleep(10)
+                paced = paced[1:]
+                target_rate = rate / 2
+                duration = 10.0
+                count = min(len(paced), int(target_rate * duration))
+                sent = 0
+                started = time.perf_counter()
+                while sent < count:
+                    due = int((time.perf_counter() - started) * target_rate) + 1
+                    step = paced[sent : min(count, due)]
+                    if step:
+                        at = time.time_ns() // 1_000_000
+                        await producer.send_batch(
+                            topic,
+                            [(s.venue_id.encode(), encode(_received(s, at))) for s in step],
+                        )
+                        sent += len(step)
+                    await asyncio.sleep(0.02)
+                await wait_processed(client, count + 1, 300)
+                text = (await client.get("/metrics")).text
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        p99 = histogram_p99(text, "scantrace_tracer_scan_to_queryable_seconds")
+        for line in text.splitlines():
+            if line.startswith("scantrace_tracer_scan_to_queryable_seconds_bucket"):
+                log(line)
+        log(f"scan-to-queryable p99 <= {p99}s at {target_rate:.0f}/s")
+    finally:
+        await producer.stop()
+    return [
+        result(
+            NAME,
+            "ingest_scans_per_second_per_worker",
+            round(rate, 1),
+            "scans/s",
+            baseline_metric="raw_getmany_scans_per_second",
+            baseline_value=round(ceiling, 1),
+            target=25_000,
+        ),
+        result(
+            NAME,
+            "scan_to_queryable_p99_at_half_max_ingest",
+            p99,
+            "s",
+            baseline_metric="paced_rate_scans_per_second",
+            baseline_value=round(target_rate, 1),
+            target=2.0,
+            better="lower",
+        ),
+    ]
+
+
+def _received(scan: Any, at: int) -> Any:
+    import msgspec
+
+    return msgspec.structs.replace(scan, received_at=at)
+
+
+def histogram_p99(text: str, name: str) -> float | None:
+    buckets = metric_values(text, f"{name}_bucket")
+    total = sum(v for k, v in metric_values(text, f"{name}_count").items())
+    if not total:
+        return None
+    for key, cumulative in sorted(
+        buckets.items(), key=lambda kv: float(kv[0].split('le="')[1].split('"')[0])
+    ):
+        if cumulative >= 0.99 * total:
+            return float(key.split('le="')[1].split('"')[0])
+    return None
+
+
+# -- queries -------------------------------------------------------------------------------
+
+
+def visits_of(province: Province) -> dict[str, list[Visit]]:
+    out: dict[str, list[Visit]] = {}
+    rng = random.Random(9)
+    for person, venue, t, stay in province.stays():
+        closed = "out" if rng.random() < 0.7 else "dwell"
+        out.setdefault(person, []).append(Visit(venue, t, t + stay, closed))  # type: ignore[arg-type]
+    return out
+
+
+async def load_redis(redis_url: str, keys: Keys, visits: dict[str, list[Visit]]) -> int:
+    """Write both indexes the way the ingest does; returns the bytes of memory they added."""
+    redis = connect(redis_url)
+    fast = FastPipe(redis_url)
+    before = int((await redis.info("memory"))["used_memory"])
+    buckets: dict[tuple[str, int], list[Any]] = {}
+    max_stay: dict[str, int] = {}
+    commands: list[Any] = []
+    for person, vs in visits.items():
+        cmd: list[Any] = ["ZADD", keys.person_visits(person)]
+        for v in vs:
+            cmd += [v.start, codec.visit_member(v, v.venue_id, 0)]
+            buckets.setdefault((v.venue_id, bucket_of(v.start)), []).extend(
+                [v.start, codec.visit_member(v, person, 0)]
+            )
+            max_stay[v.venue_id] = max(max_stay.get(v.venue_id, 0), v.end - v.start)
+        commands.append(cmd)
+        if len(commands) >= 2000:
+            await fast.execute(commands)
+            commands = []
+    for (venue, b), members in buckets.items():
+        commands.append(["ZADD", keys.venue_bucket(venue, b), *members])
+        if len(commands) >= 2000:
+            await fast.execute(commands)
+            commands = []
+    commands += [["SET", keys.venue_max_stay(v), s] for v, s in max_stay.items()]
+    await fast.execute(commands)
+    after = int((await redis.info("memory"))["used_memory"])
+    await fast.close()
+    await redis.aclose()
+    return after - before
+
+
+def load_postgres(conninfo: str, visits: dict[str, list[Visit]]) -> None:
+    import psycopg
+
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(postgres.SCHEMA)
+        with conn.cursor().copy("COPY visits (person_id, venue_id, s, e) FROM STDIN") as copy:
+            for person, vs in visits.items():
+                for v in vs:
+                    copy.write_row((person, v.venue_id, v.start, v.end))
+        for statement in postgres.INDEXES.strip().split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+
+
+def pg_depth1(cur: Any, p: str, t1: int, t2: int, m: int) -> list[tuple[str, str, int, int]]:
+    cur.execute(postgres.DEPTH1, {"p": p, "t1": t1, "t2": t2, "m": m})
+    return [tuple(r) for r in cur.fetchall()]
+
+
+def pg_depth2(cur: Any, p: str, t1: int, t2: int, m: int) -> list[tuple[str, str, int, int]]:
+    first = pg_depth1(cur, p, t1, t2, m)
+    starts: dict[str, int] = {}
+    for q, _, s, _ in first:
+        starts[q] = min(starts.get(q, s), s)
+    if not starts:
+        return []
+    cs = sorted(starts)
+    cur.execute(
+        postgres.DEPTH2,
+        {"cs": cs, "ss": [starts[c] for c in cs], "t2": t2, "ex": [p, *cs], "m": m},
+    )
+    return [(q, v, s, e) for _, q, v, s, e in cur.fetchall()]
+
+
+def encounters_of(out: Any, depth: int) -> list[tuple[str, str, int, int]]:
+    return sorted(
+        (c.person_id, e.venue_id, e.start, e.end)
+        for c in out.contacts
+        if c.depth == depth
+        for e in c.encounters
+    )
+
+
+async def query_bench(redis_url: str, state: Path) -> list[Result]:
+    start = (time.time_ns() // 1_000_000 // DAY - 15) * DAY
+    province = Province(50_000, 3000, 14, 3.0, start, seed=11)
+    visits = visits_of(province)
+    total = sum(len(v) for v in visits.values())
+    log(f"{total} visits generated")
+    keys = Keys(f"benchq{uuid.uuid4().hex[:6]}.")
+    used = await load_redis(redis_url, keys, visits)
+    per_visit = used / total
+    log(f"redis: {per_visit:.1f} bytes per visit")
+    with postgres.cluster(state / "pg") as conninfo:
+        load_postgres(conninfo, visits)
+        log("postgres loaded and indexed")
+        import psycopg
+
+        redis = connect(redis_url)
+        store = TracerStore(redis, keys)
+        rng = random.Random(5)
+        people = sorted(visits)
+        t1, t2, m = start, start + 14 * DAY, 15 * MIN
+        d1_redis: list[float] = []
+        d1_pg: list[float] = []
+        d2_redis: list[float] = []
+        d2_pg: list[float] = []
+        agree = True
+        encounters: list[int] = []
+        with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
+            for p in rng.sample(people, 200):
+                a = time.perf_counter()
+                out = await exposures(store, p, t1, t2, 15, 1)
+                d1_redis.append(time.perf_counter() - a)
+                a = time.perf_counter()
+                rows = pg_depth1(cur, p, t1, t2, m)
+                d1_pg.append(time.perf_counter() - a)
+                encounters.append(len(rows))
+                agree &= encounters_of(out, 1) == sorted(rows)
+            log(
+                f"depth 1: redis p50 {percentile(d1_redis, 50) * 1000:.1f} ms "
+                f"p99 {percentile(d1_redis, 99) * 1000:.1f} ms; postgres p50 "
+                f"{percentile(d1_pg, 50) * 1000:.1f} ms p99 {percentile(d1_pg, 99) * 1000:.1f} ms"
+            )
+            d2_t2 = t1 + DAY  # depth 2 fans out: a 1-day window keeps the run bounded
+            d2_failed = 0
+            for p in rng.sample(people, 12):
+                a = time.perf_counter()
+                try:
+                    out = await asyncio.wait_for(exposures(store, p, t1, d2_t2, 15, 2), 30)
+                except (TimeoutError, RedisError) as exc:
+                    log(f"depth 2 for {p} failed after {time.perf_counter() - a:.1f}s: {exc!r}")
+                    d2_failed += 1
+                    await redis.aclose()
+                    redis = connect(redis_url)
+                    store = TracerStore(redis, keys)
+                    continue
+                d2_redis.append(time.perf_counter() - a)
+                a = time.perf_counter()
+                rows = pg_depth2(cur, p, t1, d2_t2, m)
+                d2_pg.append(time.perf_counter() - a)
+                agree &= encounters_of(out, 2) == sorted(rows)
+            log(f"depth 2: {len(d2_redis)} answered, {d2_failed} failed")
+        await redis.aclose()
+    log(f"answers agree: {agree}; mean depth-1 encounters {sum(encounters) / len(encounters):.0f}")
+
+    def ms(samples: list[float], q: float) -> float | None:
+        return round(percentile(samples, q) * 1000, 2) if samples else None
+
+    pg_p99 = ms(d1_pg, 99) or 0.0
+    return [
+        result(
+            NAME,
+            "exposure_depth2_failed_queries",
+            float(d2_failed),
+            "queries",
+            baseline_metric="depth2_queries_tried",
+            baseline_value=float(d2_failed + len(d2_redis)),
+            target=0.0,
+            better="lower",
+        ),
+        result(
+            NAME,
+            "exposure_depth1_p50",
+            ms(d1_redis, 50),
+            "ms",
+            baseline_metric="postgres_depth1_p50",
+            baseline_value=ms(d1_pg, 50),
+            better="lower",
+        ),
+        result(
+            NAME,
+            "exposure_depth1_p99",
+            ms(d1_redis, 99),
+            "ms",
+            baseline_metric="postgres_depth1_p99",
+            baseline_value=pg_p99,
+            target=min(20.0, pg_p99 / 2),
+            better="lower",
+        ),
+        result(
+            NAME,
+            "exposure_depth2_p50",
+            ms(d2_redis, 50),
+            "ms",
+            baseline_metric="postgres_depth2_p50",
+            baseline_value=ms(d2_pg, 50),
+            better="lower",
+        ),
+        result(
+            NAME,
+            "exposure_depth2_p99",
+            ms(d2_redis, 99),
+            "ms",
+            baseline_metric="postgres_depth2_p99",
+            baseline_value=ms(d2_pg, 99),
+            target=150.0,
+            better="lower",
+        ),
+        result(NAME, "answers_agree_with_postgres", 1.0 if agree else 0.0, "bool", target=1.0),
+        result(
+            NAME,
+            "redis_bytes_per_visit",
+            round(per_visit, 1),
+            "B",
+            baseline_metric="visits_stored",
+            baseline_value=float(total),
+            target=200.0,
+            better="lower",
+        ),
+    ]
+
+
+def write_markdown(results: list[Result]) -> None:
+    from bench.common import RESULTS_DIR
+
+    lines = [
+        "# tracer benchmark",
+        "",
+        "| metric | value | unit | baseline | baseline value | target | meets |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['metric']} | {r['value']} | {r['unit']} | {r['baseline_metric'] or ''} | "
+            f"{r['baseline_value'] if r['baseline_value'] is not None else ''} | "
+            f"{r['target'] if r['target'] is not None else ''} | {r['meets_target']} |"
+        )
+    (RESULTS_DIR / f"{NAME}.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    only = set(sys.argv[1:])  # "ingest" and/or "queries"; all when empty
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="bench-tracer-") as tmp:
+        state = Path(tmp)
+        os.chmod(state, 0o755)  # noqa: S103 - PostgreSQL runs as `postgres` inside it
+        with servers(state) as (bootstrap, redis_url):
+            if not only or "ingest" in only:
+                results += asyncio.run(ingest_bench(bootstrap, redis_url, state))
+            if not only or "queries" in only:
+                results += asyncio.run(query_bench(redis_url, state))
+    write_results(NAME, results)
+    write_markdown(results)
+    for r in results:
+        log(
+            f"{r['metric']}: {r['value']} {r['unit']} (target {r['target']}, meets {r['meets_target']})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Redis key layout. Every key starts with the namespace; the part in braces is the Redis Cluster
+hash tag, so the keys one command or script touches together share a slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+#: Venue co-presence buckets are 6 h of visit starts: small enough to stay listpack-encoded.
+BUCKET_MS: Final = 6 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    namespace: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.namespace}tracer:"
+
+    def scan_log(self, person_id: str) -> str:
+        """ZSET of a person's scans: score scanned_at, member direction + scan_id + venue_id."""
+        return f"{self.prefix}p:{{{person_id}}}:scans"
+
+    def person_visits(self, person_id: str) -> str:
+        """ZSET of a person's visits: score start, member end + closed_by + venue_id (+ #n)."""
+        return f"{self.prefix}p:{{{person_id}}}:visits"
+
+    def venue_bucket(self, venue_id: str, bucket: int) -> str:
+        """ZSET of the visits at a venue starting in one bucket: member end + closed_by + person."""
+        return f"{self.prefix}v:{{{venue_id}}}:b:{bucket}"
+
+    def venue_max_stay(self, venue_id: str) -> str:
+        """The longest visit ever stored at the venue (ms): how far back a co-presence read looks."""
+        return f"{self.prefix}v:{{{venue_id}}}:maxstay"
+
+    @property
+    def venues(self) -> str:
+        """HASH venue_id -> dwell in minutes, from venues.v1."""
+        return f"{self.prefix}venues"
+
+    @property
+    def open_visits(self) -> str:
+        """ZSET person_id -> end of their still-open last visit (for the open-visits gauge)."""
+        return f"{self.prefix}open"
+
+    def case(self, case_id: str) -> str:
+        """STRING: the JSON of a case (status and depth-1 contacts)."""
+        return f"{self.prefix}case:{case_id}"
+
+
+def bucket_of(ms: int) -> int:
+    return ms // BUCKET_MS

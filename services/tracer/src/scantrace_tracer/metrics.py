@@ -1,0 +1,46 @@
+"""The tracer's Prometheus metrics: one registry of names, each documented here."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from scantrace_common.metrics import DELAY_BUCKETS, LATENCY_BUCKETS
+
+#: Events handled (applied, skipped or dead-lettered), by source topic (base name).
+EVENTS_PROCESSED: Final = Counter(
+    "scantrace_tracer_events_processed_total",
+    "Events the tracer has handled, by topic",
+    ["topic"],
+)
+#: Messages between the committed position and the end of each topic.
+CONSUMER_LAG: Final = Gauge(
+    "scantrace_tracer_consumer_lag_messages",
+    "Messages not yet processed by the tracer, by topic",
+    ["topic"],
+)
+#: From the gateway's received_at to the visit being readable through the API.
+SCAN_TO_QUERYABLE: Final = Histogram(
+    "scantrace_tracer_scan_to_queryable_seconds",
+    "Delay from a scan's receipt by the gateway to its visit being queryable",
+    buckets=DELAY_BUCKETS,
+)
+#: Persons whose last visit is still open (no later scan) and has not reached its end yet.
+OPEN_VISITS: Final = Gauge(
+    "scantrace_tracer_open_visits",
+    "Visits still open (not closed by a scan) whose end lies in the future",
+)
+#: Time spent answering an API query, by endpoint (route template).
+QUERY_DURATION: Final = Histogram(
+    "scantrace_tracer_query_duration_seconds",
+    "Time to answer a tracer query, by endpoint",
+    ["endpoint"],
+    buckets=LATENCY_BUCKETS,
+)
+#: Events sent to the dead-letter topic, by source topic (base name).
+DLQ_EVENTS: Final = Counter(
+    "scantrace_tracer_dlq_events_total",
+    "Events the tracer sent to a dead-letter topic, by source topic",
+    ["topic"],
+)

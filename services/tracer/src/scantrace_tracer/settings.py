@@ -1,0 +1,29 @@
+"""Settings of the tracer (environment variables `SCANTRACE_*`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from scantrace_common.settings import CommonSettings
+
+
+class TracerSettings(CommonSettings):
+    """Read at start-up, never at import time; tests pass values as keyword arguments."""
+
+    tracer_host: str = "127.0.0.1"
+    tracer_port: int = Field(default=8001, ge=0, le=65535)
+    #: Run the stream worker in this process (off: the HTTP API alone, e.g. a second replica).
+    tracer_worker: bool = True
+    #: Kafka consumer group of the worker (the Faust app id); namespaced.
+    tracer_group: str = "scantrace-tracer"
+    #: Scans per batch, and how long a batch waits to fill up.
+    tracer_batch_max: int = Field(default=5000, ge=1, le=100_000)
+    tracer_batch_within_s: float = Field(default=0.05, gt=0, le=10)
+    #: Share of poison events in the last `tracer_invalid_window` that stops the worker.
+    tracer_max_invalid_ratio: float = Field(default=0.2, gt=0, le=1)
+    tracer_invalid_window: int = Field(default=1000, ge=10)
+    tracer_min_invalid_to_stop: int = Field(default=50, ge=1)
+    #: Seconds between retention sweeps (idle data also expires by itself in Redis).
+    tracer_sweep_interval_s: float = Field(default=3600, gt=0)
+    #: How long a finished case's result is kept in Redis.
+    tracer_case_ttl_s: int = Field(default=30 * 86400, ge=60)

@@ -1,0 +1,471 @@
+"""The tracer's state in Redis: per-person scan logs and visits, per-venue co-presence buckets.
+
+Writes are ordered so that replaying a batch after a crash converges to the same state:
+1. the scans are added to the person's log (idempotent ZADD);
+2. the venue buckets drop the visits that changed and gain the new ones;
+3. the person's visits are replaced, atomically per person (a Lua script).
+A replay plans its restart from the person's visits as they are (old or already new), and both
+give the same result, so steps 2-3 are simply done again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from redis.asyncio import Redis
+
+from scantrace_common.venue_kinds import UNKNOWN_VENUE_DWELL_MINUTES
+from scantrace_tracer import codec, scripts
+from scantrace_tracer.fastpipe import Arg, Command, FastPipe
+from scantrace_tracer.keys import BUCKET_MS, Keys, bucket_of
+from scantrace_tracer.visits import (
+    FROM_SCRATCH,
+    MINUTE_MS,
+    Restart,
+    Scan,
+    Visit,
+    derive,
+    numbered,
+    ordered_unique,
+    plan_restart,
+)
+
+DAY_MS: Final = 86_400_000
+_SCRIPTS: Final = {
+    "add_scans": scripts.ADD_SCANS_READ_TAIL,
+    "replace": scripts.REPLACE_VISITS,
+    "raise_max": scripts.RAISE_MAX,
+}
+#: EVALSHA names a script by its SHA-1 (Redis' choice, not a security use).
+_SHA: Final = {
+    name: hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+    for name, text in _SCRIPTS.items()
+}
+#: Scripts per pipelined round trip of a co-presence read.
+CO_PRESENT_CHUNK: Final = 256
+#: How many of a person's latest visits are read first; more are read only for late scans.
+TAIL_VISITS: Final = 8
+#: Buckets passed to a co-presence read reach back this far; the script asks for more if needed.
+DEFAULT_LOOKBACK_MS: Final = 26 * 3600 * 1000
+
+
+class ScanLike(Protocol):
+    @property
+    def scan_id(self) -> str: ...
+    @property
+    def person_id(self) -> str: ...
+    @property
+    def venue_id(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def scanned_at(self) -> int: ...
+
+
+def _pairs(rows: list[Any]) -> list[tuple[bytes, Any]]:
+    """(member, score) of a WITHSCORES reply, flat (raw RESP2) or already paired (redis-py)."""
+    if rows and isinstance(rows[0], list | tuple):
+        return [(m, sc) for m, sc in rows]
+    return [(rows[i], rows[i + 1]) for i in range(0, len(rows), 2)]
+
+
+def _score_min(t: int | None) -> Arg:
+    return "-inf" if t is None else t
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A visit of another person found by a co-presence read, with the window it matched."""
+
+    window: int
+    person_id: str
+    start: int
+    end: int
+    closed_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    persons: int
+    visits_added: int
+    visits_removed: int
+    skipped_expired: int
+
+
+class TracerStore:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        retention_days: int = 21,
+        clock: Callable[[], int] = wall_clock_ms,
+        fast: FastPipe | None = None,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.retention_ms = retention_days * DAY_MS
+        self.clock = clock
+        self.dwell_minutes: dict[str, int] = {}
+        self.fast = fast
+        self._scripts_loaded = False
+        self._co_present = redis.register_script(scripts.CO_PRESENT)
+
+    # -- venue registry -------------------------------------------------------------------
+
+    def dwell_ms(self, venue_id: str) -> int:
+        return self.dwell_minutes.get(venue_id, UNKNOWN_VENUE_DWELL_MINUTES) * MINUTE_MS
+
+    async def load_venues(self) -> None:
+        raw = await self.redis.hgetall(self.keys.venues)
+        self.dwell_minutes = {
+            (k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()
+        }
+
+    async def set_venue_dwell(self, venue_id: str, minutes: int) -> int:
+        """Record dwell(v) and derive again every person with a visit there; returns how many.
+
+        Scans that came before their venue event were walked with the unknown-venue dwell; this
+        corrects them. It runs on every venue event (not only on changes) so a crash between the
+        registry write and the re-derivation is repaired by the replay.
+        """
+        self.dwell_minutes[venue_id] = minutes
+        await self.redis.hset(self.keys.venues, venue_id, str(minutes))
+        persons = await self.persons_at_venue(venue_id)
+        if persons:
+            await self.rederive(dict.fromkeys(persons))
+        return len(persons)
+
+    async def persons_at_venue(self, venue_id: str) -> set[str]:
+        now = self.clock()
+        first = bucket_of(now - self.retention_ms - DAY_MS)
+        last = bucket_of(now + DAY_MS)
+        results = await self._exec(
+            [("ZRANGE", self.keys.venue_bucket(venue_id, b), 0, -1) for b in range(first, last + 1)]
+        )
+        return {codec.split_member(m)[3] for rows in results for m in rows}
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _ttl_s(self) -> int:
+        return (self.retention_ms + DAY_MS) // 1000
+
+    async def _exec(self, commands: Sequence[Command]) -> list[Any]:
+        """Run commands pipelined (one write, one read); scripts are loaded on first use."""
+        if not commands:
+            return []
+        if not self._scripts_loaded:
+            for text in _SCRIPTS.values():
+                await self.redis.script_load(text)
+            self._scripts_loaded = True
+        if self.fast is not None:
+            return await self.fast.execute(commands)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cmd in commands:
+                pipe.execute_command(*cmd)
+            replies: list[Any] = await pipe.execute()
+            return replies
+
+    async def apply_scans(self, scans: Iterable[ScanLike]) -> ApplyResult:
+        """Add scans to their persons' logs and derive again the visits they can change."""
+        cutoff = self.clock() - self.retention_ms
+        by_person: dict[str, dict[bytes, int]] = defaultdict(dict)
+        earliest: dict[str, int | None] = {}
+        skipped = 0
+        for s in scans:
+            if s.scanned_at < cutoff:
+                skipped += 1  # older than retention: neither stored nor counted
+                continue
+            by_person[s.person_id][codec.scan_member(s.scan_id, s.direction, s.venue_id)] = (
+                s.scanned_at
+            )
+            prev = earliest.get(s.person_id)
+            earliest[s.person_id] = s.scanned_at if prev is None else min(prev, s.scanned_at)
+        if not by_person:
+            return ApplyResult(0, 0, 0, skipped)
+        ttl = self._ttl_s()
+        commands: list[Command] = []
+        for person, members in by_person.items():
+            cmd: list[Arg] = [
+                "EVALSHA",
+                _SHA["add_scans"],
+                2,
+                self.keys.scan_log(person),
+                self.keys.person_visits(person),
+                ttl,
+                TAIL_VISITS,
+            ]
+            for member, score in members.items():
+                cmd += [score, member]
+            commands.append(cmd)
+        replies = await self._exec(commands)
+        tails = {
+            person: ([codec.decode_person_visit(m) for m in reply[1:]], reply[0] == len(reply) - 1)
+            for person, reply in zip(by_person, replies, strict=True)
+        }
+        added, removed = await self.rederive(earliest, tails)
+        return ApplyResult(len(by_person), added, removed, skipped)
+
+    async def rederive(
+        self,
+        earliest: Mapping[str, int | None],
+        tails: dict[str, tuple[list[Visit], bool]] | None = None,
+    ) -> tuple[int, int]:
+        """Derive the visits of each person again from `earliest` (None: from scratch).
+
+        `tails`: each person's latest visits and whether that is all of them, when known.
+        """
+        persons = list(earliest)
+        if tails is None:
+            replies = await self._exec(
+                [("ZRANGE", self.keys.person_visits(p), -TAIL_VISITS, -1) for p in persons]
+                + [("ZCARD", self.keys.person_visits(p)) for p in persons]
+            )
+            n = len(persons)
+            tails = {
+                p: (
+                    [codec.decode_person_visit(m) for m in replies[i]],
+                    replies[n + i] == len(replies[i]),
+                )
+                for i, p in enumerate(persons)
+            }
+        old_visits = dict(tails)
+        plans: dict[str, Restart] = {}
+        incomplete: list[str] = []
+        for person in persons:
+            visits, complete = old_visits[person]
+            t0 = earliest[person]
+            plan = FROM_SCRATCH if t0 is None else plan_restart(visits, t0)
+            if not complete and plan.keep < 1:
+                incomplete.append(person)
+            else:
+                plans[person] = plan
+        if incomplete:
+            full = await self._exec(
+                [("ZRANGE", self.keys.person_visits(p), 0, -1) for p in incomplete]
+            )
+            for person, rows in zip(incomplete, full, strict=True):
+                visits = [codec.decode_person_visit(m) for m in rows]
+                old_visits[person] = (visits, True)
+                t0 = earliest[person]
+                plans[person] = FROM_SCRATCH if t0 is None else plan_restart(visits, t0)
+
+        logs = await self._exec(
+            [
+                (
+                    "ZRANGE",
+                    self.keys.scan_log(p),
+                    _score_min(plans[p].from_time),
+                    "+inf",
+                    "BYSCORE",
+                    "WITHSCORES",
+                )
+                for p in persons
+            ]
+        )
+        changes: list[_PersonChange] = []
+        for person, rows in zip(persons, logs, strict=True):
+            plan = plans[person]
+            visits, _ = old_visits[person]
+            tail_scans: list[Scan] = ordered_unique(
+                codec.decode_scan(m, float(score)) for m, score in _pairs(rows)
+            )
+            derived = derive(tail_scans, self.dwell_ms, plan.state)
+            changes.append(
+                _PersonChange(
+                    person,
+                    set(numbered(visits[plan.keep :])),
+                    set(numbered(derived.visits)),
+                    derived.visits[-1].end if derived.trailing_open and derived.visits else None,
+                )
+            )
+        await self._exec(self._venue_bucket_commands(changes))
+        await self._exec(self._person_visit_commands(changes))
+        return (
+            sum(len(c.new - c.old) for c in changes),
+            sum(len(c.old - c.new) for c in changes),
+        )
+
+    def _venue_bucket_commands(self, changes: Sequence[_PersonChange]) -> list[Command]:
+        """Removals first, then additions, grouped per bucket key: one ZREM and one ZADD each."""
+        bucket_ttl_extra_s = (self.retention_ms + DAY_MS) // 1000
+        removed: dict[tuple[str, int], list[bytes]] = defaultdict(list)
+        added: dict[tuple[str, int], list[Arg]] = defaultdict(list)
+        max_stay: dict[str, int] = {}
+        for c in changes:
+            for visit, n in c.old - c.new:
+                removed[(visit.venue_id, bucket_of(visit.start))].append(
+                    codec.visit_member(visit, c.person, n)
+                )
+            for visit, n in c.new - c.old:
+                added[(visit.venue_id, bucket_of(visit.start))] += [
+                    visit.start,
+                    codec.visit_member(visit, c.person, n),
+                ]
+                stay = visit.end - visit.start
+                if stay > max_stay.get(visit.venue_id, -1):
+                    max_stay[visit.venue_id] = stay
+        commands: list[Command] = []
+        for (venue, b), members in removed.items():
+            commands.append(("ZREM", self.keys.venue_bucket(venue, b), *members))
+        for (venue, b), scored in added.items():
+            key = self.keys.venue_bucket(venue, b)
+            commands.append(("ZADD", key, *scored))
+            commands.append(("EXPIREAT", key, (b + 1) * BUCKET_MS // 1000 + bucket_ttl_extra_s))
+        for venue, stay in max_stay.items():
+            commands.append(
+                (
+                    "EVALSHA",
+                    _SHA["raise_max"],
+                    1,
+                    self.keys.venue_max_stay(venue),
+                    stay,
+                    bucket_ttl_extra_s + 90 * 86400,
+                )
+            )
+        return commands
+
+    def _person_visit_commands(self, changes: Sequence[_PersonChange]) -> list[Command]:
+        ttl = self._ttl_s()
+        commands: list[Command] = []
+        for c in changes:
+            gone = [codec.visit_member(v, v.venue_id, n) for v, n in c.old - c.new]
+            cmd: list[Arg] = [
+                "EVALSHA",
+                _SHA["replace"],
+                1,
+                self.keys.person_visits(c.person),
+                ttl,
+                len(gone),
+                *gone,
+            ]
+            for v, n in c.new - c.old:
+                cmd += [v.start, codec.visit_member(v, v.venue_id, n)]
+            if len(cmd) > 6:
+                commands.append(cmd)
+        closed = [c.person for c in changes if c.open_until is None]
+        if closed:
+            commands.append(("ZREM", self.keys.open_visits, *closed))
+        still_open: list[Arg] = []
+        for c in changes:
+            if c.open_until is not None:
+                still_open += [c.open_until, c.person]
+        if still_open:
+            commands.append(("ZADD", self.keys.open_visits, *still_open))
+        return commands
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def person_visits(self, person_id: str, t1: int, t2: int) -> list[Visit]:
+        """Every visit of the person overlapping [t1, t2], unclipped, ordered by start."""
+        many = await self.persons_visits([person_id], t1, t2)
+        return many[person_id]
+
+    async def persons_visits(
+        self, persons: Sequence[str], t1: int, t2: int
+    ) -> dict[str, list[Visit]]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for person in persons:
+                pipe.zrange(self.keys.person_visits(person), "-inf", t2, byscore=True)
+            results = await pipe.execute()
+        out: dict[str, list[Visit]] = {}
+        for person, rows in zip(persons, results, strict=True):
+            visits = [codec.decode_person_visit(m) for m in rows]
+            out[person] = sorted(
+                (v for v in visits if v.end >= t1),
+                key=lambda v: (v.start, v.venue_id, v.end, v.closed_by),
+            )
+        return out
+
+    async def co_present(
+        self, requests: Sequence[tuple[str, Sequence[tuple[int, int]]]], min_overlap_ms: int
+    ) -> list[list[Found]]:
+        """For each (venue, windows): the visits there overlapping a window by >= min_overlap_ms.
+
+        One pipelined round trip of server-side filtering scripts (one per venue); a venue whose
+        longest stay reaches further back than the buckets sent is asked again.
+        """
+        results: list[list[Found] | None] = [None] * len(requests)
+        lookback = dict.fromkeys(range(len(requests)), DEFAULT_LOOKBACK_MS)
+        pending = [i for i, (_, w) in enumerate(requests) if w]
+        for i, (_, w) in enumerate(requests):
+            if not w:
+                results[i] = []
+        while pending:
+            replies: list[Any] = []
+            # bounded pipelines: a depth-2 query can touch thousands of venues
+            for chunk_start in range(0, len(pending), CO_PRESENT_CHUNK):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for i in pending[chunk_start : chunk_start + CO_PRESENT_CHUNK]:
+                        venue, windows = requests[i]
+                        first = bucket_of(min(a for a, _ in windows) - lookback[i])
+                        last = bucket_of(max(b for _, b in windows))
+                        keys = [self.keys.venue_max_stay(venue)] + [
+                            self.keys.venue_bucket(venue, b) for b in range(first, last + 1)
+                        ]
+                        args: list[int] = [first, BUCKET_MS, min_overlap_ms, lookback[i]]
+                        for a, b in windows:
+                            args += [a, b]
+                        await self._co_present(keys=keys, args=args, client=pipe)
+                    replies += await pipe.execute()
+            retry: list[int] = []
+            for i, reply in zip(pending, replies, strict=True):
+                if reply and reply[0] == -1:
+                    lookback[i] = int(reply[1])
+                    retry.append(i)
+                    continue
+                found: list[Found] = []
+                for j in range(0, len(reply), 2):
+                    start, end, closed_by, person = codec.split_member(reply[j + 1])
+                    found.append(Found(int(reply[j]), person, start, end, closed_by))
+                results[i] = found
+            pending = retry
+        return [r if r is not None else [] for r in results]
+
+    async def venue_visits(self, venue_id: str, t1: int, t2: int) -> list[Found]:
+        """Visits at the venue overlapping [t1, t2], ordered by start, then person_id."""
+        (found,) = await self.co_present([(venue_id, [(t1, t2)])], 0)
+        return sorted(found, key=lambda f: (f.start, f.person_id, f.end, f.closed_by))
+
+    async def occupancy(self, venue_id: str, at: int) -> int:
+        """How many visits there contain `at` (start <= at < end)."""
+        (found,) = await self.co_present([(venue_id, [(at, at)])], 0)
+        return sum(1 for f in found if f.end > at)
+
+    async def open_visits(self, at: int) -> int:
+        return int(await self.redis.zcount(self.keys.open_visits, f"({at}", "+inf"))
+
+    # -- retention ------------------------------------------------------------------------
+
+    async def sweep(self, batch: int = 500) -> int:
+        """Trim scans and visits older than the retention from every person; returns keys seen.
+
+        Venue buckets and idle persons expire by themselves (EXPIREAT / EXPIRE set on write);
+        this pass trims persons who keep scanning and so never expire.
+        """
+        cutoff = self.clock() - self.retention_ms
+        seen = 0
+        pattern = f"{self.keys.prefix}p:*"
+        async for key in self.redis.scan_iter(match=pattern, count=batch):
+            seen += 1
+            # scans by scanned_at, visits by start: both scores are times
+            await self.redis.zremrangebyscore(key, "-inf", f"({cutoff}")
+        await self.redis.zremrangebyscore(self.keys.open_visits, "-inf", f"({cutoff}")
+        return seen
+
+
+@dataclass(frozen=True, slots=True)
+class _PersonChange:
+    person: str
+    old: set[tuple[Visit, int]]
+    new: set[tuple[Visit, int]]
+    open_until: int | None

@@ -1,0 +1,188 @@
+"""The Faust app: scans.v1 and venues.v1 in batches (`take_events`) into the Redis store.
+
+Faust acks the events of a batch when the agent asks for the next one, i.e. after the work;
+acked offsets are committed every second. Faust would also ack a batch whose processing
+raised (its `take` acks in a `finally`), so a batch that still fails after retries ends the
+process at once, before anything is committed: the restarted worker replays it (the store's
+writes are idempotent). Faust's tables, web server and leader topic are not used: the state
+lives in Redis, the HTTP API is FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import faust
+
+from scantrace_common.kafka import DurableProducer, TooManyInvalid
+from scantrace_tracer import metrics
+from scantrace_tracer.ingest import Ingest, Record
+from scantrace_tracer.settings import TracerSettings
+from scantrace_tracer.store import TracerStore, wall_clock_ms
+
+log = logging.getLogger(__name__)
+
+#: Attempts at a failing batch (transient Redis or broker errors) before the process stops.
+ATTEMPTS = 5
+#: Exit status when the worker stops itself (poison ratio, persistent failure).
+EXIT_STOPPED = 70
+
+
+def faust_broker(bootstrap: str) -> list[str]:
+    return [f"kafka://{host}" for host in bootstrap.split(",") if host]
+
+
+def build_app(settings: TracerSettings) -> faust.App:
+    return faust.App(
+        f"{settings.namespace}{settings.tracer_group}",
+        broker=faust_broker(settings.kafka_bootstrap),
+        web_enabled=False,
+        store="memory://",
+        autodiscover=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        stream_wait_empty=False,
+        datadir=str(settings.state_dir / "tracer-faust"),
+        producer_acks=-1,
+        logging_config=None,
+    )
+
+
+def _records(events: Sequence[Any]) -> list[Record]:
+    out: list[Record] = []
+    for event in events:
+        msg = event.message
+        out.append(Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value))
+    return out
+
+
+async def _with_retries(
+    what: str, work: Callable[[Sequence[Record]], Awaitable[int]], records: Sequence[Record]
+) -> None:
+    delay = 0.2
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            await work(records)
+            return
+        except TooManyInvalid:
+            log.critical("too many poison events: stopping the tracer worker", exc_info=True)
+            os._exit(EXIT_STOPPED)
+        except Exception:
+            if attempt == ATTEMPTS:
+                log.critical(
+                    "%s failed %d times: stopping before the commit", what, attempt, exc_info=True
+                )
+                # os._exit: Faust would otherwise ack (and commit) the failed batch
+                os._exit(EXIT_STOPPED)
+            log.exception("%s failed (attempt %d), retrying in %.1fs", what, attempt, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def wire(app: faust.App, settings: TracerSettings, ingest: Ingest) -> None:
+    """Agents and timers of the worker."""
+    scans = app.topic(
+        ingest.scans_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    venues = app.topic(
+        ingest.venues_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    positions: dict[tuple[str, int], int] = {}
+
+    def note(records: Sequence[Record]) -> None:
+        for r in records:
+            positions[(r.topic, r.partition)] = max(
+                positions.get((r.topic, r.partition), 0), r.offset + 1
+            )
+
+    @app.agent(scans, name="scans")
+    async def scans_agent(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.tracer_batch_max, within=settings.tracer_batch_within_s
+        ):
+            records = _records(events)
+            started = time.perf_counter()
+            await _with_retries("scan batch", ingest.handle_scans, records)
+            log.debug("scan batch of %d in %.4fs", len(records), time.perf_counter() - started)
+            note(records)
+
+    @app.agent(venues, name="venues")
+    async def venues_agent(stream: Any) -> None:
+        async for events in stream.take_events(1000, within=0.2):
+            records = _records(events)
+            await _with_retries("venue batch", ingest.handle_venues, records)
+            note(records)
+
+    async def gauges() -> None:
+        try:
+            metrics.OPEN_VISITS.set(await ingest.store.open_visits(wall_clock_ms()))
+            lag: dict[str, int] = {}
+            for tp in app.consumer.assignment():
+                high = app.consumer.highwater(tp)
+                done = positions.get((tp.topic, tp.partition), 0)
+                base = tp.topic.removeprefix(settings.namespace)
+                lag[base] = lag.get(base, 0) + max(0, high - done) if done else lag.get(base, 0)
+            for topic, value in lag.items():
+                metrics.CONSUMER_LAG.labels(topic=topic).set(value)
+        except Exception:
+            log.debug("gauge update failed", exc_info=True)
+
+    async def retention() -> None:
+        try:
+            await ingest.store.sweep()
+        except Exception:
+            log.exception("retention sweep failed; the next one retries")
+
+    app.timer(interval=2.0)(gauges)
+    app.timer(interval=settings.tracer_sweep_interval_s)(retention)
+
+
+def dead_letter_sender(producer: DurableProducer) -> Callable[..., Awaitable[None]]:
+    async def send(
+        topic: str, items: list[tuple[bytes | None, bytes]], headers: list[tuple[str, bytes]]
+    ) -> None:
+        await producer.send_batch(topic, [(k or b"", v) for k, v in items], headers=headers)
+
+    return send
+
+
+async def start_worker(
+    settings: TracerSettings, store: TracerStore, producer: DurableProducer
+) -> faust.App:
+    """Start the Faust app inside the running event loop (the HTTP server's)."""
+    from scantrace_tracer.ingest import PoisonGuard
+
+    await store.load_venues()
+    # Faust insists on a data directory although the tracer keeps no state there
+    (settings.state_dir / "tracer-faust").mkdir(parents=True, exist_ok=True)
+    app = build_app(settings)
+    ingest = Ingest(
+        store,
+        namespace=settings.namespace,
+        dead_letter=dead_letter_sender(producer),
+        guard=PoisonGuard(
+            max_ratio=settings.tracer_max_invalid_ratio,
+            window=settings.tracer_invalid_window,
+            min_invalid=settings.tracer_min_invalid_to_stop,
+        ),
+        group=f"{settings.namespace}{settings.tracer_group}",
+    )
+    wire(app, settings, ingest)
+    app.finalize()
+    await app.start()
+    return app

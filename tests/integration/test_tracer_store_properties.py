@@ -1,0 +1,187 @@
+"""Random scan sets through the real derivation and the real Redis state, against tests/reference.
+
+Scans arrive in random batches and random order (late arrivals, duplicates, double scans,
+missing outs, out-only), and venue events come before or after their scans. Visits (person and
+venue listings, occupancy) and exposures at depth 1 and 2 must equal the reference exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from scantrace_common.redis_client import connect
+from scantrace_tracer.exposures import exposures
+from scantrace_tracer.fastpipe import FastPipe
+from scantrace_tracer.keys import Keys
+from scantrace_tracer.store import TracerStore
+from tests.reference.contacts import (
+    reference_exposures,
+    reference_occupancy,
+    reference_person_visits,
+    reference_venue_visits,
+)
+from tests.reference.model import Scan as RefScan
+from tests.reference.visits import reference_visits
+
+pytestmark = pytest.mark.integration
+
+MIN = 60_000
+#: Three days ago (Redis expiry is wall-clock time), on a minute plus 7 minutes.
+BASE = (time.time_ns() // 1_000_000 // MIN - 3 * 24 * 60) * MIN + 7 * MIN
+NOW = BASE + 2 * 86_400_000
+PERSONS = ["p1", "p2", "p3", "p4", "p5"]
+VENUES = ["va", "vb", "vc"]
+#: dwell minutes each venue gets once its venue event is applied (else 60, unknown venue).
+VENUE_DWELL = {"va": 30, "vb": 480, "vc": 1440}
+
+
+@st.composite
+def scan_sets(draw: st.DrawFn) -> list[RefScan]:
+    n = draw(st.integers(0, 30))
+    scans: list[RefScan] = []
+    for i in range(n):
+        minute = draw(st.integers(0, 30 * 60) | st.sampled_from([0, 30, 60, 720, 721]))
+        scans.append(
+            RefScan(
+                str(uuid.UUID(int=draw(st.integers(0, 2**32)) * 2**64 + i)),
+                draw(st.sampled_from(PERSONS)),
+                draw(st.sampled_from(VENUES)),
+                draw(st.sampled_from(["in", "out"])),
+                BASE + minute * MIN + draw(st.sampled_from([0, 0, 0, 1, 59_999])),
+            )
+        )
+    # duplicates (same scan_id, same content) and double scans (same person/venue, a bit later)
+    for s in draw(st.lists(st.sampled_from(scans), max_size=5)) if scans else []:
+        scans.append(s)
+    for s in draw(st.lists(st.sampled_from(scans), max_size=5)) if scans else []:
+        later = s.scanned_at + draw(st.integers(0, 90)) * MIN
+        scans.append(RefScan(str(uuid.uuid4()), s.person_id, s.venue_id, s.direction, later))
+    return scans
+
+
+def _ref_visits(scans: list[RefScan], known: set[str]) -> dict[str, list[Any]]:
+    return reference_visits(scans, lambda v: VENUE_DWELL[v] if v in known else 60)
+
+
+def _batches(items: list[RefScan], cuts: list[int]) -> Iterator[list[RefScan]]:
+    start = 0
+    for cut in sorted(set(cuts)):
+        yield items[start:cut]
+        start = cut
+    yield items[start:]
+
+
+@pytest.fixture
+def store_factory(redis_url: str, namespace: str) -> tuple[str, str]:
+    return redis_url, namespace
+
+
+async def _check(
+    redis: Redis,
+    ns: str,
+    scans: list[RefScan],
+    order: list[int],
+    cuts: list[int],
+    venue_at: dict[str, int],
+    window: tuple[int, int],
+    m: int,
+    redis_url: str,
+    use_fast: bool,
+) -> None:
+    fast = FastPipe(redis_url) if use_fast else None
+    store = TracerStore(redis, Keys(ns), clock=lambda: NOW, fast=fast)
+    shuffled = [scans[i] for i in order]
+    known: set[str] = set()
+    for i, batch in enumerate(_batches(shuffled, cuts)):
+        for venue, when in venue_at.items():
+            if when == i:
+                await store.set_venue_dwell(venue, VENUE_DWELL[venue])
+                known.add(venue)
+        await store.apply_scans(batch)
+    for venue in venue_at:
+        if venue not in known:
+            await store.set_venue_dwell(venue, VENUE_DWELL[venue])
+            known.add(venue)
+    if fast is not None:
+        await fast.close()
+    ref = _ref_visits(scans, known)
+    t1, t2 = window
+    for person in PERSONS:
+        want = [
+            (v.venue_id, v.start, v.end, v.closed_by)
+            for v in reference_person_visits(ref, person, t1, t2)
+        ]
+        got = [
+            (v.venue_id, v.start, v.end, v.closed_by)
+            for v in await store.person_visits(person, t1, t2)
+        ]
+        assert got == want, person
+        for depth in (1, 2):
+            expected = reference_exposures(ref, person, t1, t2, m, depth)
+            actual = await exposures(store, person, t1, t2, m, depth)
+            assert msgspec.to_builtins(actual) == expected, (person, depth)
+    for venue in VENUES:
+        want_v = [
+            (v.person_id, v.start, v.end, v.closed_by)
+            for v in reference_venue_visits(ref, venue, t1, t2)
+        ]
+        got_v = [
+            (f.person_id, f.start, f.end, f.closed_by)
+            for f in await store.venue_visits(venue, t1, t2)
+        ]
+        assert got_v == want_v, venue
+        for at in (t1, (t1 + t2) // 2):
+            assert await store.occupancy(venue, at) == reference_occupancy(ref, venue, at)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), scans=scan_sets())
+def test_store_matches_reference(
+    store_factory: tuple[str, str], data: st.DataObject, scans: list[RefScan]
+) -> None:
+    redis_url, namespace = store_factory
+    order = data.draw(st.permutations(range(len(scans))))
+    cuts = data.draw(st.lists(st.integers(0, len(scans)), max_size=4))
+    venue_at = data.draw(st.fixed_dictionaries({v: st.integers(0, 5) for v in VENUES}))
+    lo = data.draw(st.integers(-60, 32 * 60))
+    hi = data.draw(st.integers(lo, 34 * 60))
+    m = data.draw(st.sampled_from([0, 1, 15, 60]))
+    use_fast = data.draw(st.booleans())
+    ns = f"{namespace}{uuid.uuid4().hex[:6]}."
+
+    async def run() -> None:
+        redis = connect(redis_url)
+        try:
+            await _check(
+                redis,
+                ns,
+                scans,
+                order,
+                cuts,
+                venue_at,
+                (BASE + lo * MIN, BASE + hi * MIN),
+                m,
+                redis_url,
+                use_fast,
+            )
+        finally:
+            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+    asyncio.run(run())
