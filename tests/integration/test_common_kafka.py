@@ -196,4 +196,3 @@ async def test_too_much_poison_stops_the_loop(kafka_bootstrap: str, namespace: s
     finally:
         await consumer.stop()
         await producer.stop()
-
