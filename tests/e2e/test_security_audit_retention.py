@@ -88,6 +88,9 @@ def test_one_audit_record_per_epidemiologist_call(
         },
     )
     assert len(records) == len(calls), records
+    assert len(denied_records) == 1, denied_records
+    assert denied_records[0].action == "refused"
+    assert denied_records[0].status == 403
     by_path = sorted(records, key=lambda e: e.at)
     for event, (method, path, _, person, venue), status in zip(
         by_path, calls, statuses, strict=True

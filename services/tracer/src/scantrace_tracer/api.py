@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from scantrace_common.auth import Principal, require_roles
+from scantrace_common.auth import Principal, principal_from_request, require_roles
 from scantrace_common.events import AuditEvent
 from scantrace_common.http import create_app
 from scantrace_common.kafka import DurableProducer
@@ -251,7 +251,39 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         description="Visits, exposures, occupancy and cases (SPEC section 5).",
     )
     app.include_router(router)
+
+    @app.middleware("http")
+    async def audit_refused_calls(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Refused calls are audited too: a probe with a stolen or wrong-role token is what an
+        # audit most needs to show. Granted calls are audited by `_audited` with their subject.
+        response = await call_next(request)
+        if response.status_code in (401, 403) and request.url.path.startswith("/v1/"):
+            request.app.state.audit.record(_refused_call(request, response.status_code))
+        return response
+
     return app
+
+
+def _refused_call(request: Request, status: int) -> AuditEvent:
+    """Who the caller claimed to be: the token's subject and role when it verifies, else anonymous."""
+    staff_id, role = "anonymous", "none"
+    try:
+        claimed = principal_from_request(request, request.app.state.auth_secret)
+        staff_id, role = claimed.sub[:128], claimed.role
+    except HTTPException:
+        pass
+    return AuditEvent(
+        staff_id=staff_id,
+        role=role,
+        action="refused",
+        method=request.method,
+        path=request.url.path[:512],
+        query=str(request.url.query)[:1024],
+        status=status,
+        at=wall_clock_ms(),
+    )
 
 
 def create_app_from_env() -> FastAPI:
