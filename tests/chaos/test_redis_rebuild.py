@@ -158,6 +158,9 @@ def test_redis_lost_then_rebuilt_from_kafka_answers_the_same(
         },
     )
     assert any(lost_by_fault.values()), "the fault did not bite: Redis was not emptied"
-    assert diff_after == {"visits": 0, "exposures": 0, "compliance": 0}
+    assert diff_after == {"visits": 0, "exposures": 0, "compliance": 0}, (
+        {"got": after["compliance"], "persons": after["persons"]},
+        {"want": want["compliance"], "persons": want["persons"]},
+    )
     assert diff_copies == {"visits": 0, "exposures": 0, "compliance": 0}
     assert verdict.lost == 0

@@ -101,7 +101,8 @@ async def ensure_topics(
         new = [
             NewTopic(
                 name=spec.name,
-                num_partitions=partitions_override or spec.partitions,
+                # The override only lowers counts: single-partition topics keep their order.
+                num_partitions=min(spec.partitions, partitions_override or spec.partitions),
                 replication_factor=replication_factor,
                 topic_configs=spec.configs,
             )

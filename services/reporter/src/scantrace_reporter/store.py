@@ -59,6 +59,8 @@ class ComplianceStore:
         self._data_days: set[date] = set()
         #: Venue events whose unit has not arrived yet (the two topics are read concurrently).
         self._pending_venues: dict[str, VenueEvent] = {}
+        #: Units read before their parent (another partition, or a parent registered later).
+        self._pending_units: dict[str, UnitEvent] = {}
 
     # start-up --------------------------------------------------------------------------------
 
@@ -75,7 +77,8 @@ class ComplianceStore:
                     except UnknownUnit:
                         waiting.append(unit)
                 if len(waiting) == len(units):
-                    log.error("units with unknown parents in the view: %d", len(waiting))
+                    log.warning("units waiting for their parent: %d", len(waiting))
+                    self._pending_units = {u.unit_id: u for u in waiting}
                     break
                 units = waiting
             raw_venues: dict[bytes, bytes] = await self.redis.hgetall(self.keys.venues)  # type: ignore[assignment]
@@ -98,15 +101,25 @@ class ComplianceStore:
         refused: list[tuple[UnitEvent, str]] = []
         async with self.lock:
             changed: list[UnitEvent] = []
-            for event in events:
-                try:
-                    if self.registry.add_unit(event):
-                        changed.append(event)
-                except UnknownUnit:
-                    refused.append((event, f"unknown parent unit {event.parent_id!r}"))
-            if changed:
+            # A child may come before its parent; it waits (kept in the view, so a restart keeps
+            # it too) and is applied as soon as the parent arrives.
+            waiting = [*self._pending_units.values(), *events]
+            while waiting:
+                still: list[UnitEvent] = []
+                for event in waiting:
+                    try:
+                        if self.registry.add_unit(event):
+                            changed.append(event)
+                    except UnknownUnit:
+                        still.append(event)
+                if len(still) == len(waiting):
+                    break
+                waiting = still
+            self._pending_units = {e.unit_id: e for e in waiting}
+            stored = changed + waiting
+            if stored:
                 await self.redis.hset(
-                    self.keys.units, mapping={e.unit_id: encode(e) for e in changed}
+                    self.keys.units, mapping={e.unit_id: encode(e) for e in stored}
                 )
             pending = list(self._pending_venues.values())
         if changed and pending:
