@@ -31,7 +31,9 @@ from tests.reference.contacts import reference_exposures
 from tests.reference.model import Scan as RefScan
 from tests.reference.visits import reference_visits
 
-pytestmark = pytest.mark.integration
+# kafka_only: against Tansu 0.6 the restarted faust worker's client fails to decode one of the
+# broker's answers (aiokafka: "unpack requires a buffer of 4 bytes"); see docs/local-stack.md.
+pytestmark = [pytest.mark.integration, pytest.mark.kafka_only]
 
 MIN = 60_000
 KINDS = ["shop", "office", "cafe", "transport", "clinic"]
