@@ -164,6 +164,19 @@ class DurableProducer:
         return futures
 
 
+def dlq_headers(
+    record: ConsumerRecord[bytes, bytes], reason: str, group_id: str
+) -> list[tuple[str, bytes]]:
+    """Headers of a dead letter: why, and where the original sits (topic, partition, offset)."""
+    return [
+        ("dlq.reason", reason[:1000].encode()),
+        ("dlq.topic", record.topic.encode()),
+        ("dlq.partition", str(record.partition).encode()),
+        ("dlq.offset", str(record.offset).encode()),
+        ("dlq.group", group_id.encode()),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerMetrics:
     """The service's own metrics, each labelled by `topic`, updated by the loop."""
@@ -298,15 +311,10 @@ class BatchConsumerLoop(Generic[T]):
                     record.offset,
                     reason,
                 )
-                headers = [
-                    ("dlq.reason", reason[:1000].encode()),
-                    ("dlq.topic", record.topic.encode()),
-                    ("dlq.partition", str(record.partition).encode()),
-                    ("dlq.offset", str(record.offset).encode()),
-                    ("dlq.group", self._group_id.encode()),
-                ]
                 await self._dlq.send_batch(
-                    dlq_of(topic), [(record.key, record.value or b"")], headers=headers
+                    dlq_of(topic),
+                    [(record.key, record.value or b"")],
+                    headers=dlq_headers(record, reason, self._group_id),
                 )
 
     async def _commit(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from scantrace_common.events import InvalidEvent, ScanEvent, VenueEvent, decode
-from scantrace_common.kafka import TooManyInvalid
+from scantrace_common.kafka import TooManyInvalid, dlq_headers
 from scantrace_common.topics import SCANS, VENUES, dlq_of, topic_name
 from scantrace_common.venue_kinds import dwell_minutes
 from scantrace_tracer import metrics
@@ -121,14 +121,9 @@ class Ingest:
                 record.offset,
                 reason,
             )
-            headers = [
-                ("dlq.reason", reason[:1000].encode()),
-                ("dlq.topic", record.topic.encode()),
-                ("dlq.partition", str(record.partition).encode()),
-                ("dlq.offset", str(record.offset).encode()),
-                ("dlq.group", self._group.encode()),
-            ]
             await self._dead_letter(
-                dlq_of(record.topic), [(record.key, record.value or b"")], headers
+                dlq_of(record.topic),
+                [(record.key, record.value or b"")],
+                dlq_headers(record, reason, self._group),
             )
             metrics.DLQ_EVENTS.labels(topic=base).inc()

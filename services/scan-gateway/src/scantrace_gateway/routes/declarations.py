@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Request, Response
 
 from scantrace_gateway import metrics
 from scantrace_gateway.intake import (
     BodyError,
-    Context,
     Invalid,
-    body_format,
     decode_declaration,
 )
 from scantrace_gateway.openapi import (
@@ -23,7 +19,8 @@ from scantrace_gateway.openapi import (
 )
 from scantrace_gateway.publisher import Unavailable
 from scantrace_gateway.responses import error, intake_result
-from scantrace_gateway.state import HttpError, client_address, gateway_of, read_body
+from scantrace_gateway.routes.device_request import device_request
+from scantrace_gateway.state import HttpError, gateway_of
 
 router = APIRouter(tags=["declarations"])
 
@@ -40,22 +37,8 @@ router = APIRouter(tags=["declarations"])
 )
 async def post_declaration(request: Request) -> Response:
     gateway = gateway_of(request)
-    received_at = time.time_ns() // 1_000_000
     try:
-        principal = gateway.device(request)
-        gateway.limit("device", principal.sub)
-        gateway.limit("address", client_address(request))
-        fmt = body_format(request.headers.get("content-type"))
-        body = await read_body(request)
-        ctx = Context(
-            person_id=principal.person_id or "",
-            device_id=principal.sub,
-            received_at=received_at,
-            min_time=received_at - gateway.retention_ms,
-            max_time=received_at + gateway.max_future_ms,
-            verify_qr=gateway.verify_qr,
-            revoked=gateway.revoked,
-        )
+        body, fmt, ctx = await device_request(request, gateway)
         declaration_id, record = decode_declaration(body, fmt, ctx, gateway.declarations_topic)
     except HttpError as exc:
         return error(exc.status, str(exc), exc.headers)
