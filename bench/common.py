@@ -13,7 +13,7 @@ import math
 import os
 import platform
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, TypedDict
@@ -159,3 +159,27 @@ def machine_info() -> dict[str, Any]:
         "date": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         "commit": commit,
     }
+
+
+@contextlib.contextmanager
+def servers(state: Path) -> Iterator[tuple[str, str]]:
+    """(bootstrap, redis_url): the configured ones, else a local broker and Redis of our own."""
+    bootstrap = os.environ.get("SCANTRACE_KAFKA_BOOTSTRAP")
+    redis_url = os.environ.get("SCANTRACE_REDIS_URL")
+    with contextlib.ExitStack() as stack:
+        if not bootstrap:
+            from scantrace_cli.stack import make_local_broker
+            from scantrace_cli.stack.broker import choose_local_broker
+
+            broker = make_local_broker(choose_local_broker(), state, 0)
+            broker.start()
+            stack.callback(broker.stop)
+            bootstrap = broker.address
+        if not redis_url:
+            from scantrace_cli.stack import LocalRedis
+
+            redis = LocalRedis(state, 0, persist=False)
+            redis.start()
+            stack.callback(redis.stop)
+            redis_url = redis.address
+        yield bootstrap, redis_url

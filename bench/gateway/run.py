@@ -33,7 +33,14 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script by bench/run_all.py
     sys.path.insert(0, str(REPO))
 
-from bench.common import RESULTS_DIR, Result, machine_info, result, write_results  # noqa: E402
+from bench.common import (  # noqa: E402
+    RESULTS_DIR,
+    Result,
+    machine_info,
+    result,
+    servers,
+    write_results,
+)
 
 HERE = Path(__file__).resolve().parent
 DURATION_S = int(os.environ.get("SCANTRACE_BENCH_SECONDS", "5"))
@@ -57,30 +64,6 @@ def pinned(core: int, argv: list[str]) -> list[str]:
     taskset = shutil.which("taskset")
     cores = os.cpu_count() or 1
     return [taskset, "-c", str(core % cores), *argv] if taskset and cores > 1 else argv
-
-
-@contextlib.contextmanager
-def servers(state: Path) -> Iterator[tuple[str, str]]:
-    """(bootstrap, redis_url): the configured ones, else a local broker and Redis of our own."""
-    bootstrap = os.environ.get("SCANTRACE_KAFKA_BOOTSTRAP")
-    redis_url = os.environ.get("SCANTRACE_REDIS_URL")
-    with contextlib.ExitStack() as stack:
-        if not bootstrap:
-            from scantrace_cli.stack import make_local_broker
-            from scantrace_cli.stack.broker import choose_local_broker
-
-            broker = make_local_broker(choose_local_broker(), state, 0)
-            broker.start()
-            stack.callback(broker.stop)
-            bootstrap = broker.address
-        if not redis_url:
-            from scantrace_cli.stack import LocalRedis
-
-            redis = LocalRedis(state, 0, persist=False)
-            redis.start()
-            stack.callback(redis.stop)
-            redis_url = redis.address
-        yield bootstrap, redis_url
 
 
 @contextlib.contextmanager

@@ -8,7 +8,6 @@ Sizes are bounded so a run takes a few minutes on 2 cores; SCANTRACE_BENCH_TRACE
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import signal
@@ -18,14 +17,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 from redis.exceptions import RedisError
 
-from bench.common import Result, percentile, result, write_results
+from bench.common import Result, percentile, result, servers, write_results
 from bench.tracer import postgres
 from bench.tracer.province import DAY, MIN, Province
 from scantrace_common.events import encode
@@ -45,29 +43,6 @@ SCALE = float(os.environ.get("SCANTRACE_BENCH_TRACER_SCALE", "1.0"))
 
 def log(msg: str) -> None:
     print(f"[tracer bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def servers(state: Path) -> Iterator[tuple[str, str]]:
-    bootstrap = os.environ.get("SCANTRACE_KAFKA_BOOTSTRAP")
-    redis_url = os.environ.get("SCANTRACE_REDIS_URL")
-    with contextlib.ExitStack() as stack:
-        if not bootstrap:
-            from scantrace_cli.stack import make_local_broker
-            from scantrace_cli.stack.broker import choose_local_broker
-
-            broker = make_local_broker(choose_local_broker(), state, 0)
-            broker.start()
-            stack.callback(broker.stop)
-            bootstrap = broker.address
-        if not redis_url:
-            from scantrace_cli.stack import LocalRedis
-
-            redis = LocalRedis(state, 0, persist=False)
-            redis.start()
-            stack.callback(redis.stop)
-            redis_url = redis.address
-        yield bootstrap, redis_url
 
 
 def free_port() -> int:
