@@ -185,3 +185,63 @@ def test_store_matches_reference(
             await redis.aclose()
 
     asyncio.run(run())
+
+
+@st.composite
+def long_histories(draw: st.DrawFn) -> list[RefScan]:
+    """Two persons with dozens of visits each: more than the tail the ingest reads first, so late
+    scans take the paths that read further back."""
+    n = draw(st.integers(20, 80))
+    scans: list[RefScan] = []
+    for i in range(n):
+        scans.append(
+            RefScan(
+                str(uuid.UUID(int=draw(st.integers(0, 2**32)) * 2**64 + i)),
+                draw(st.sampled_from(PERSONS[:2])),
+                draw(st.sampled_from(VENUES)),
+                draw(st.sampled_from(["in", "in", "out"])),
+                BASE + draw(st.integers(0, 30 * 60)) * MIN,
+            )
+        )
+    return scans
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), scans=long_histories())
+def test_long_histories_with_late_scans_match_reference(
+    store_factory: tuple[str, str], data: st.DataObject, scans: list[RefScan]
+) -> None:
+    redis_url, namespace = store_factory
+    # mostly in time order, then a few late batches: the common case of an offline phone
+    in_order = sorted(range(len(scans)), key=lambda i: scans[i].scanned_at)
+    late = data.draw(st.lists(st.sampled_from(in_order), max_size=10, unique=True))
+    order = [i for i in in_order if i not in late] + late
+    cuts = data.draw(st.lists(st.integers(0, len(scans)), max_size=8))
+    ns = f"{namespace}{uuid.uuid4().hex[:6]}."
+
+    async def run() -> None:
+        redis = connect(redis_url)
+        try:
+            await _check(
+                redis,
+                ns,
+                scans,
+                order,
+                cuts,
+                dict.fromkeys(VENUES, 0),
+                (BASE - 60 * MIN, BASE + 32 * 60 * MIN),
+                15 * MIN,
+                redis_url,
+                data.draw(st.booleans()),
+            )
+        finally:
+            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+    asyncio.run(run())

@@ -69,15 +69,32 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]
 return 1
 """
 
-#: Add scans to a person's log and read the tail of their visits, in one round trip.
-#: KEYS[1] = scan log, KEYS[2] = person visits; ARGV = ttl_s, tail, then score, member pairs.
-#: Returns {number of visits, the last `tail` visit members...}.
+#: Add scans to a person's log, read the tail of their visits and the scans a re-derivation
+#: will probably need, in one round trip.
+#: KEYS[1] = scan log, KEYS[2] = person visits; ARGV = ttl_s, tail, earliest new scan time, then
+#: score, member pairs. Returns {number of visits, {last `tail` visit members}, lo, {scans with
+#: score >= lo, WITHSCORES}}: lo is the start of the visit before the last one starting before
+#: the earliest new scan (the walk restarts around there), or "-inf". The caller checks that its
+#: restart plan starts at or after lo and reads more otherwise.
 ADD_SCANS_READ_TAIL: Final = """
-for i = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if #ARGV >= 3 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local n = tonumber(ARGV[2])
-local out = {redis.call('ZCARD', KEYS[2])}
-local tail = redis.call('ZRANGE', KEYS[2], -n, -1)
-for i = 1, #tail do out[i + 1] = tail[i] end
-return out
+for i = 4, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if #ARGV >= 4 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local t0 = tonumber(ARGV[3])
+local card = redis.call('ZCARD', KEYS[2])
+local tail = redis.call('ZRANGE', KEYS[2], -tonumber(ARGV[2]), -1, 'WITHSCORES')
+local k = #tail / 2
+local members = {}
+for j = 1, k do members[j] = tail[2 * j - 1] end
+local i = k
+while i >= 1 and tonumber(tail[2 * i]) >= t0 do i = i - 1 end
+i = i - 1
+local lo = '-inf'
+if i >= 1 then
+  lo = tail[2 * i]
+elseif card > k and k >= 1 then
+  lo = tail[2]
+end
+if lo ~= '-inf' and tonumber(lo) > t0 then lo = ARGV[3] end
+local scans = redis.call('ZRANGE', KEYS[1], lo, '+inf', 'BYSCORE', 'WITHSCORES')
+return {card, members, lo, scans}
 """

@@ -31,7 +31,6 @@ from scantrace_tracer.visits import (
     Visit,
     derive,
     numbered,
-    ordered_unique,
     plan_restart,
 )
 
@@ -203,26 +202,30 @@ class TracerStore:
                 self.keys.person_visits(person),
                 ttl,
                 TAIL_VISITS,
+                earliest[person] or 0,
             ]
             for member, score in members.items():
                 cmd += [score, member]
             commands.append(cmd)
         replies = await self._exec(commands)
-        tails = {
-            person: ([codec.decode_person_visit(m) for m in reply[1:]], reply[0] == len(reply) - 1)
-            for person, reply in zip(by_person, replies, strict=True)
-        }
-        added, removed = await self.rederive(earliest, tails)
+        tails: dict[str, tuple[list[Visit], bool]] = {}
+        logs: dict[str, _ScanRead] = {}
+        for person, (card, tail, lo, rows) in zip(by_person, replies, strict=True):
+            tails[person] = ([codec.decode_person_visit(m) for m in tail], card == len(tail))
+            logs[person] = _ScanRead(None if lo == b"-inf" else float(lo), rows)
+        added, removed = await self.rederive(earliest, tails, logs)
         return ApplyResult(len(by_person), added, removed, skipped)
 
     async def rederive(
         self,
         earliest: Mapping[str, int | None],
         tails: dict[str, tuple[list[Visit], bool]] | None = None,
+        logs: Mapping[str, _ScanRead] | None = None,
     ) -> tuple[int, int]:
         """Derive the visits of each person again from `earliest` (None: from scratch).
 
-        `tails`: each person's latest visits and whether that is all of them, when known.
+        `tails`: each person's latest visits and whether that is all of them, when known;
+        `logs`: the scans already read for each person, from some time on.
         """
         persons = list(earliest)
         if tails is None:
@@ -259,26 +262,36 @@ class TracerStore:
                 t0 = earliest[person]
                 plans[person] = FROM_SCRATCH if t0 is None else plan_restart(visits, t0)
 
-        logs = await self._exec(
-            [
-                (
-                    "ZRANGE",
-                    self.keys.scan_log(p),
-                    _score_min(plans[p].from_time),
-                    "+inf",
-                    "BYSCORE",
-                    "WITHSCORES",
-                )
-                for p in persons
-            ]
-        )
+        # the scans read with the tail do when they reach back as far as the plan
+        rows_of: dict[str, list[Any]] = {}
+        for person in persons:
+            read = logs.get(person) if logs is not None else None
+            if read is None:
+                continue
+            plan_from = plans[person].from_time
+            if read.lo is None or (plan_from is not None and plan_from >= read.lo):
+                rows_of[person] = read.rows
+        missing = [p for p in persons if p not in rows_of]
+        if missing:
+            more = await self._exec(
+                [
+                    (
+                        "ZRANGE",
+                        self.keys.scan_log(p),
+                        _score_min(plans[p].from_time),
+                        "+inf",
+                        "BYSCORE",
+                        "WITHSCORES",
+                    )
+                    for p in missing
+                ]
+            )
+            rows_of.update(zip(missing, more, strict=True))
         changes: list[_PersonChange] = []
-        for person, rows in zip(persons, logs, strict=True):
+        for person in persons:
             plan = plans[person]
             visits, _ = old_visits[person]
-            tail_scans: list[Scan] = ordered_unique(
-                codec.decode_scan(m, float(score)) for m, score in _pairs(rows)
-            )
+            tail_scans = _walk_scans(rows_of[person], plan.from_time)
             derived = derive(tail_scans, self.dwell_ms, plan.state)
             changes.append(
                 _PersonChange(
@@ -288,8 +301,10 @@ class TracerStore:
                     derived.visits[-1].end if derived.trailing_open and derived.visits else None,
                 )
             )
-        await self._exec(self._venue_bucket_commands(changes))
-        await self._exec(self._person_visit_commands(changes))
+        # one round trip: venue buckets first, then the persons' visits (see the module doc)
+        await self._exec(
+            self._venue_bucket_commands(changes) + self._person_visit_commands(changes)
+        )
         return (
             sum(len(c.new - c.old) for c in changes),
             sum(len(c.old - c.new) for c in changes),
@@ -461,6 +476,32 @@ class TracerStore:
             await self.redis.zremrangebyscore(key, "-inf", f"({cutoff}")
         await self.redis.zremrangebyscore(self.keys.open_visits, "-inf", f"({cutoff}")
         return seen
+
+
+@dataclass(frozen=True, slots=True)
+class _ScanRead:
+    """A person's scans with score >= lo (None: all of them), WITHSCORES, in walk order."""
+
+    lo: float | None
+    rows: list[Any]
+
+
+def _walk_scans(rows: list[Any], from_time: int | None) -> list[Scan]:
+    """Scans at or after `from_time` in walk order, each scan_id once.
+
+    Redis already returns them in walk order: by score (scanned_at), then by member, which
+    starts with the direction (`out` first) and the scan_id's bytes.
+    """
+    seen: set[str] = set()
+    out: list[Scan] = []
+    for member, score in _pairs(rows):
+        if from_time is not None and float(score) < from_time:
+            continue
+        scan = codec.decode_scan(member, float(score))
+        if scan.scan_id not in seen:
+            seen.add(scan.scan_id)
+            out.append(scan)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
