@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import Final
 
 import msgspec
 
@@ -53,35 +56,61 @@ def _clipped(owner: str, visits: Sequence[Visit], lo: int, hi: int) -> list[_Win
     ]
 
 
+#: One encounter before it becomes an `EncounterOut`: (start, venue_id, end, window owner);
+#: tuples sort in the SPEC's order of encounters.
+_Raw = tuple[int, str, int, str]
+_TIMES: Final = struct.Struct(">QQ")
+
+
 async def _encounters(
     store: TracerStore, windows: Sequence[_Window], min_overlap_ms: int, exclude: set[str]
-) -> list[tuple[_Window, str, EncounterOut]]:
-    """Every (window, other person's visit) pair at the same venue overlapping enough."""
+) -> dict[str, list[_Raw]]:
+    """Per other person, every encounter with a window at the same venue overlapping enough.
+
+    The hot loop of a query (thousands of encounters): members are decoded in place, persons
+    compared as bytes and turned into text once each.
+    """
     by_venue: dict[str, list[_Window]] = defaultdict(list)
     for w in windows:
         if w.b - w.a >= min_overlap_ms:  # shorter windows cannot reach the minimum overlap
             by_venue[w.venue_id].append(w)
     venues = sorted(by_venue)
     requests = [(v, [(w.a, w.b) for w in by_venue[v]]) for v in venues]
-    found = await store.co_present(requests, min_overlap_ms)
-    out: list[tuple[_Window, str, EncounterOut]] = []
-    for venue, hits in zip(venues, found, strict=True):
+    replies = await store.co_present_raw(requests, min_overlap_ms)
+    skip = {p.encode() for p in exclude}
+    unpack = _TIMES.unpack_from
+    out: dict[bytes, list[_Raw]] = {}
+    for venue, reply in zip(venues, replies, strict=True):
         ws = by_venue[venue]
-        for f in hits:
-            if f.person_id in exclude:
+        for j in range(0, len(reply), 2):
+            member: bytes = reply[j + 1]
+            person = member[17:]
+            if b"#" in person:
+                person = person.split(b"#", 1)[0]
+            if person in skip:
                 continue
-            w = ws[f.window]
-            if f.person_id == w.owner:
-                continue
-            start, end = max(w.a, f.start), min(w.b, f.end)
-            out.append(
-                (w, f.person_id, EncounterOut(venue, start, end, (end - start) // MINUTE_MS))
-            )
-    return out
+            w = ws[reply[j]]
+            start, end = unpack(member)
+            if start < w.a:
+                start = w.a
+            if end > w.b:
+                end = w.b
+            found = out.get(person)
+            if found is None:
+                out[person] = [(start, venue, end, w.owner)]
+            else:
+                found.append((start, venue, end, w.owner))
+    return {p.decode(): found for p, found in out.items()}
 
 
-def _order(encounters: list[EncounterOut]) -> list[EncounterOut]:
-    return sorted(encounters, key=lambda e: (e.start, e.venue_id, e.end))
+def _contact(person: str, depth: int, via: str | None, raw: list[_Raw]) -> ContactOut:
+    if len(raw) == 1:  # most contacts: one encounter
+        a, v, b, _ = raw[0]
+        minutes = (b - a) // MINUTE_MS
+        return ContactOut(person, depth, via, minutes, [EncounterOut(v, a, b, minutes)])
+    raw.sort()
+    encounters = [EncounterOut(v, a, b, (b - a) // MINUTE_MS) for a, v, b, _ in raw]
+    return ContactOut(person, depth, via, sum(e.overlap_minutes for e in encounters), encounters)
 
 
 async def exposures(
@@ -96,27 +125,20 @@ async def exposures(
     m = min_overlap_minutes * MINUTE_MS
     own = await store.person_visits(person_id, t1, t2)
     first = await _encounters(store, _clipped(person_id, own, t1, t2), m, {person_id})
-    d1: dict[str, list[EncounterOut]] = defaultdict(list)
-    for _, q, enc in first:
-        d1[q].append(enc)
-    contacts = [
-        ContactOut(q, 1, None, sum(e.overlap_minutes for e in encs), _order(encs))
-        for q, encs in d1.items()
-    ]
-    if depth >= 2 and d1:
-        starts = {c: min(e.start for e in encs) for c, encs in d1.items()}
+    contacts = [_contact(q, 1, None, found) for q, found in first.items()]
+    if depth >= 2 and first:
+        # a depth-1 contact's windows start at their first encounter with the case
+        starts = {c.person_id: c.encounters[0].start for c in contacts}
         cs = sorted(starts)
         their = await store.persons_visits(cs, min(starts.values()), t2)
         windows = [w for c in cs for w in _clipped(c, their[c], starts[c], t2)]
-        second = await _encounters(store, windows, m, {person_id, *d1})
-        d2: dict[str, list[tuple[str, EncounterOut]]] = defaultdict(list)
-        for w, q, enc in second:
-            d2[q].append((w.owner, enc))
-        for q, pairs in d2.items():
-            via = min(pairs, key=lambda p: (p[1].start, p[0]))[0]
-            encs = [e for _, e in pairs]
-            contacts.append(
-                ContactOut(q, 2, via, sum(e.overlap_minutes for e in encs), _order(encs))
-            )
-    contacts.sort(key=lambda c: (c.depth, -c.total_overlap_minutes, c.person_id))
+        second = await _encounters(store, windows, m, {person_id, *starts})
+        for q, found in second.items():
+            # via: the depth-1 contact of the earliest encounter (ties: the smallest id)
+            via = min((f[0], f[3]) for f in found)[1]
+            contacts.append(_contact(q, 2, via, found))
+    # by depth, then total overlap (longest first), then person_id: stable sorts, keys in C
+    contacts.sort(key=attrgetter("person_id"))
+    contacts.sort(key=attrgetter("total_overlap_minutes"), reverse=True)
+    contacts.sort(key=attrgetter("depth"))
     return ExposuresOut(person_id, t1, t2, min_overlap_minutes, depth, contacts)

@@ -404,12 +404,25 @@ class TracerStore:
     async def co_present(
         self, requests: Sequence[tuple[str, Sequence[tuple[int, int]]]], min_overlap_ms: int
     ) -> list[list[Found]]:
-        """For each (venue, windows): the visits there overlapping a window by >= min_overlap_ms.
+        """For each (venue, windows): the visits there overlapping a window by >= min_overlap_ms."""
+        out: list[list[Found]] = []
+        for reply in await self.co_present_raw(requests, min_overlap_ms):
+            found: list[Found] = []
+            for j in range(0, len(reply), 2):
+                start, end, closed_by, person = codec.split_member(reply[j + 1])
+                found.append(Found(int(reply[j]), person, start, end, closed_by))
+            out.append(found)
+        return out
+
+    async def co_present_raw(
+        self, requests: Sequence[tuple[str, Sequence[tuple[int, int]]]], min_overlap_ms: int
+    ) -> list[list[Any]]:
+        """`co_present` undecoded: per request, flat pairs (window index, venue bucket member).
 
         One pipelined round trip of server-side filtering scripts (one per venue); a venue whose
         longest stay reaches further back than the buckets sent is asked again.
         """
-        results: list[list[Found] | None] = [None] * len(requests)
+        results: list[list[Any] | None] = [None] * len(requests)
         lookback = dict.fromkeys(range(len(requests)), DEFAULT_LOOKBACK_MS)
         pending = [i for i, (_, w) in enumerate(requests) if w]
         for i, (_, w) in enumerate(requests):
@@ -437,12 +450,8 @@ class TracerStore:
                 if reply and reply[0] == -1:
                     lookback[i] = int(reply[1])
                     retry.append(i)
-                    continue
-                found: list[Found] = []
-                for j in range(0, len(reply), 2):
-                    start, end, closed_by, person = codec.split_member(reply[j + 1])
-                    found.append(Found(int(reply[j]), person, start, end, closed_by))
-                results[i] = found
+                else:
+                    results[i] = reply
             pending = retry
         return [r if r is not None else [] for r in results]
 
