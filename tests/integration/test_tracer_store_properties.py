@@ -98,7 +98,8 @@ async def _check(
     redis_url: str,
     use_fast: bool,
 ) -> None:
-    fast = FastPipe(redis_url) if use_fast else None
+    # with fast pipes, two lanes: a batch is split by person and applied concurrently
+    fast = [FastPipe(redis_url), FastPipe(redis_url)] if use_fast else None
     store = TracerStore(redis, Keys(ns), clock=lambda: NOW, fast=fast)
     shuffled = [scans[i] for i in order]
     known: set[str] = set()
@@ -112,8 +113,8 @@ async def _check(
         if venue not in known:
             await store.set_venue_dwell(venue, VENUE_DWELL[venue])
             known.add(venue)
-    if fast is not None:
-        await fast.close()
+    for lane in fast or []:
+        await lane.close()
     ref = _ref_visits(scans, known)
     t1, t2 = window
     for person in PERSONS:
@@ -239,6 +240,48 @@ def test_long_histories_with_late_scans_match_reference(
                 data.draw(st.booleans()),
             )
         finally:
+            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_person_with_thousands_of_scans_in_one_batch(redis_url: str, namespace: str) -> None:
+    """Long argument lists are sliced inside the scripts (Lua's unpack has a stack limit)."""
+    scans = [
+        RefScan(
+            str(uuid.UUID(int=i + 1)),
+            "p1",
+            VENUES[i // 2 % 3],
+            "in" if i % 2 == 0 else "out",
+            BASE + i * MIN,
+        )
+        for i in range(3000)
+    ]
+    ns = f"{namespace}{uuid.uuid4().hex[:6]}."
+
+    async def run() -> None:
+        redis = connect(redis_url)
+        fast = [FastPipe(redis_url), FastPipe(redis_url)]
+        store = TracerStore(redis, Keys(ns), clock=lambda: NOW, fast=fast)
+        try:
+            for venue in VENUES:
+                await store.set_venue_dwell(venue, VENUE_DWELL[venue])
+            await store.apply_scans(scans)
+            # the same scans again, and a late one in the middle, change nothing but that
+            await store.apply_scans(scans[:1500])
+            want = _ref_visits(scans, set(VENUES))
+            got = await store.person_visits("p1", BASE, BASE + 3000 * MIN)
+            assert [(v.venue_id, v.start, v.end, v.closed_by) for v in got] == [
+                (v.venue_id, v.start, v.end, v.closed_by)
+                for v in reference_person_visits(want, "p1", BASE, BASE + 3000 * MIN)
+            ]
+            assert len(got) == 1500
+        finally:
+            for lane in fast:
+                await lane.close()
             keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
             if keys:
                 await redis.delete(*keys)

@@ -213,9 +213,9 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = connect(settings.redis_url)
-        fast = FastPipe(settings.redis_url)
+        lanes = [FastPipe(settings.redis_url) for _ in range(settings.tracer_redis_lanes)]
         store = TracerStore(
-            redis, Keys(settings.namespace), retention_days=settings.retention_days, fast=fast
+            redis, Keys(settings.namespace), retention_days=settings.retention_days, fast=lanes
         )
         producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-tracer")
         await producer.start()
@@ -240,7 +240,8 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
             await cases.close()
             await audit.close()
             await producer.stop()
-            await fast.close()
+            for lane in lanes:
+                await lane.close()
             await redis.aclose()
 
     app = create_app(

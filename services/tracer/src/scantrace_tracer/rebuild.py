@@ -91,8 +91,8 @@ async def rebuild(settings: TracerSettings) -> RebuildReport:
             if key.decode().startswith(f"{keys.prefix}case"):
                 continue  # cases are not derived from scans: keep them
             deleted += int(await redis.unlink(key))
-        fast = FastPipe(settings.redis_url)
-        store = TracerStore(redis, keys, retention_days=settings.retention_days, fast=fast)
+        lanes = [FastPipe(settings.redis_url) for _ in range(settings.tracer_redis_lanes)]
+        store = TracerStore(redis, keys, retention_days=settings.retention_days, fast=lanes)
         ingest = Ingest(
             store,
             namespace=settings.namespace,
@@ -111,7 +111,8 @@ async def rebuild(settings: TracerSettings) -> RebuildReport:
             ingest.handle_scans,
             batch=settings.tracer_batch_max,
         )
-        await fast.close()
+        for lane in lanes:
+            await lane.close()
         return RebuildReport(deleted, venues, scans)
     finally:
         await redis.aclose()

@@ -61,8 +61,11 @@ return 1
 #: ARGV = ttl_s, n_remove, removed members..., then score, member pairs to add.
 REPLACE_VISITS: Final = """
 local n = tonumber(ARGV[2])
-for i = 3, 2 + n do redis.call('ZREM', KEYS[1], ARGV[i]) end
-for i = 3 + n, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+-- in slices: unpack() of a whole long ARGV would overflow Lua's stack
+for i = 3, 2 + n, 1000 do redis.call('ZREM', KEYS[1], unpack(ARGV, i, math.min(i + 999, 2 + n))) end
+for i = 3 + n, #ARGV, 1000 do
+  redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return 1
 """
@@ -75,7 +78,9 @@ return 1
 #: the earliest new scan (the walk restarts around there), or "-inf". The caller checks that its
 #: restart plan starts at or after lo and reads more otherwise.
 ADD_SCANS_READ_TAIL: Final = """
-for i = 4, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 4, #ARGV, 1000 do
+  redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 if #ARGV >= 4 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local t0 = tonumber(ARGV[3])
 local card = redis.call('ZCARD', KEYS[2])

@@ -10,6 +10,7 @@ give the same result, so steps 2-3 are simply done again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import defaultdict
@@ -108,14 +109,19 @@ class TracerStore:
         *,
         retention_days: int = 21,
         clock: Callable[[], int] = wall_clock_ms,
-        fast: FastPipe | None = None,
+        fast: FastPipe | Sequence[FastPipe] | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.retention_ms = retention_days * DAY_MS
         self.clock = clock
         self.dwell_minutes: dict[str, int] = {}
-        self.fast = fast
+        #: Connections of the ingest. With two or more, a batch is split by person over them and
+        #: the parts run concurrently: Python derives one part while Redis executes another
+        #: (parts touch disjoint persons; their venue-bucket writes commute).
+        self.lanes: list[FastPipe | None] = (
+            [None] if fast is None else [fast] if isinstance(fast, FastPipe) else list(fast)
+        )
         self._scripts_loaded = False
         self._co_present = redis.register_script(scripts.CO_PRESENT)
 
@@ -158,7 +164,7 @@ class TracerStore:
     def _ttl_s(self) -> int:
         return (self.retention_ms + DAY_MS) // 1000
 
-    async def _exec(self, commands: Sequence[Command]) -> list[Any]:
+    async def _exec(self, commands: Sequence[Command], lane: FastPipe | None = None) -> list[Any]:
         """Run commands pipelined (one write, one read); scripts are loaded on first use."""
         if not commands:
             return []
@@ -166,8 +172,10 @@ class TracerStore:
             for text in _SCRIPTS.values():
                 await self.redis.script_load(text)
             self._scripts_loaded = True
-        if self.fast is not None:
-            return await self.fast.execute(commands)
+        if lane is None:
+            lane = self.lanes[0]
+        if lane is not None:
+            return await lane.execute(commands)
         async with self.redis.pipeline(transaction=False) as pipe:
             for cmd in commands:
                 pipe.execute_command(*cmd)
@@ -176,6 +184,27 @@ class TracerStore:
 
     async def apply_scans(self, scans: Iterable[ScanLike]) -> ApplyResult:
         """Add scans to their persons' logs and derive again the visits they can change."""
+        lanes = self.lanes
+        if len(lanes) == 1:
+            return await self._apply_scans(scans, lanes[0])
+        parts: list[list[ScanLike]] = [[] for _ in lanes]
+        for s in scans:
+            parts[hash(s.person_id) % len(lanes)].append(s)
+        # a TaskGroup: when one part fails the others are cancelled before the batch is retried
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(self._apply_scans(p, lane))
+                for p, lane in zip(parts, lanes, strict=True)
+            ]
+        done = [t.result() for t in tasks]
+        return ApplyResult(
+            sum(r.persons for r in done),
+            sum(r.visits_added for r in done),
+            sum(r.visits_removed for r in done),
+            sum(r.skipped_expired for r in done),
+        )
+
+    async def _apply_scans(self, scans: Iterable[ScanLike], lane: FastPipe | None) -> ApplyResult:
         cutoff = self.clock() - self.retention_ms
         by_person: dict[str, dict[bytes, int]] = defaultdict(dict)
         earliest: dict[str, int | None] = {}
@@ -207,13 +236,13 @@ class TracerStore:
             for member, score in members.items():
                 cmd += [score, member]
             commands.append(cmd)
-        replies = await self._exec(commands)
+        replies = await self._exec(commands, lane)
         tails: dict[str, tuple[list[Visit], bool]] = {}
         logs: dict[str, _ScanRead] = {}
         for person, (card, tail, lo, rows) in zip(by_person, replies, strict=True):
             tails[person] = ([codec.decode_person_visit(m) for m in tail], card == len(tail))
             logs[person] = _ScanRead(None if lo == b"-inf" else float(lo), rows)
-        added, removed = await self.rederive(earliest, tails, logs)
+        added, removed = await self.rederive(earliest, tails, logs, lane)
         return ApplyResult(len(by_person), added, removed, skipped)
 
     async def rederive(
@@ -221,6 +250,7 @@ class TracerStore:
         earliest: Mapping[str, int | None],
         tails: dict[str, tuple[list[Visit], bool]] | None = None,
         logs: Mapping[str, _ScanRead] | None = None,
+        lane: FastPipe | None = None,
     ) -> tuple[int, int]:
         """Derive the visits of each person again from `earliest` (None: from scratch).
 
@@ -231,7 +261,8 @@ class TracerStore:
         if tails is None:
             replies = await self._exec(
                 [("ZRANGE", self.keys.person_visits(p), -TAIL_VISITS, -1) for p in persons]
-                + [("ZCARD", self.keys.person_visits(p)) for p in persons]
+                + [("ZCARD", self.keys.person_visits(p)) for p in persons],
+                lane,
             )
             n = len(persons)
             tails = {
@@ -254,7 +285,7 @@ class TracerStore:
                 plans[person] = plan
         if incomplete:
             full = await self._exec(
-                [("ZRANGE", self.keys.person_visits(p), 0, -1) for p in incomplete]
+                [("ZRANGE", self.keys.person_visits(p), 0, -1) for p in incomplete], lane
             )
             for person, rows in zip(incomplete, full, strict=True):
                 visits = [codec.decode_person_visit(m) for m in rows]
@@ -284,7 +315,8 @@ class TracerStore:
                         "WITHSCORES",
                     )
                     for p in missing
-                ]
+                ],
+                lane,
             )
             rows_of.update(zip(missing, more, strict=True))
         changes: list[_PersonChange] = []
@@ -303,7 +335,7 @@ class TracerStore:
             )
         # one round trip: venue buckets first, then the persons' visits (see the module doc)
         await self._exec(
-            self._venue_bucket_commands(changes) + self._person_visit_commands(changes)
+            self._venue_bucket_commands(changes) + self._person_visit_commands(changes), lane
         )
         return (
             sum(len(c.new - c.old) for c in changes),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 ClosedBy = Literal["next_in", "dwell", "out", "out_only"]
 Direction = Literal["in", "out"]
@@ -18,8 +18,9 @@ OUT_CAP_MS: Final = 12 * 3600 * 1000
 MINUTE_MS: Final = 60_000
 
 
-@dataclass(frozen=True, slots=True)
-class Scan:
+class Scan(NamedTuple):
+    # NamedTuples (not dataclasses) for the two hot types: hashing and comparing them is done
+    # in C, which the ingest does for every visit it diffs.
     scan_id: str
     venue_id: str
     direction: Direction
@@ -30,8 +31,7 @@ class Scan:
         return (self.scanned_at, 0 if self.direction == "out" else 1, self.scan_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
+class Visit(NamedTuple):
     venue_id: str
     start: int
     end: int
