@@ -348,6 +348,7 @@ async def query_bench(redis_url: str, state: Path) -> list[Result]:
         d2_pg: list[float] = []
         agree = True
         encounters: list[int] = []
+        encounters2: list[int] = []
         with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
             for p in rng.sample(people, 200):
                 a = time.perf_counter()
@@ -377,6 +378,7 @@ async def query_bench(redis_url: str, state: Path) -> list[Result]:
                     store = TracerStore(redis, keys)
                     continue
                 d2_redis.append(time.perf_counter() - a)
+                encounters2.append(sum(len(c.encounters) for c in out.contacts if c.depth == 2))
                 a = time.perf_counter()
                 rows = pg_depth2(cur, p, t1, d2_t2, m)
                 d2_pg.append(time.perf_counter() - a)
@@ -390,6 +392,9 @@ async def query_bench(redis_url: str, state: Path) -> list[Result]:
 
     pg_p99 = ms(d1_pg, 99) or 0.0
     return [
+        # the size of the answers: the work of both engines grows with it
+        result(NAME, "exposure_depth1_mean_encounters", _mean(encounters), "encounters"),
+        result(NAME, "exposure_depth2_mean_encounters", _mean(encounters2), "encounters"),
         result(
             NAME,
             "exposure_depth2_failed_queries",
@@ -450,6 +455,10 @@ async def query_bench(redis_url: str, state: Path) -> list[Result]:
             better="lower",
         ),
     ]
+
+
+def _mean(values: list[int]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
 
 
 def write_markdown(results: list[Result]) -> None:
