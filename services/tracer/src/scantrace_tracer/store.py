@@ -3,7 +3,8 @@
 Writes are ordered so that replaying a batch after a crash converges to the same state:
 1. the scans are added to the person's log (idempotent ZADD);
 2. the venue buckets drop the visits that changed and gain the new ones;
-3. the person's visits are replaced, atomically per person (a Lua script).
+3. the person's visits are replaced, atomically per person (MULTI/EXEC on the fast lanes, a Lua
+   script through redis-py).
 A replay plans its restart from the person's visits as they are (old or already new), and both
 give the same result, so steps 2-3 are simply done again.
 """
@@ -335,7 +336,7 @@ class TracerStore:
             )
         # one round trip: venue buckets first, then the persons' visits (see the module doc)
         await self._exec(
-            self._venue_bucket_commands(changes) + self._person_visit_commands(changes), lane
+            self._venue_bucket_commands(changes) + self._person_visit_commands(changes, lane), lane
         )
         return (
             sum(len(c.new - c.old) for c in changes),
@@ -381,24 +382,31 @@ class TracerStore:
             )
         return commands
 
-    def _person_visit_commands(self, changes: Sequence[_PersonChange]) -> list[Command]:
+    def _person_visit_commands(
+        self, changes: Sequence[_PersonChange], lane: FastPipe | None
+    ) -> list[Command]:
         ttl = self._ttl_s()
         commands: list[Command] = []
         for c in changes:
+            key = self.keys.person_visits(c.person)
             gone = [codec.visit_member(v, v.venue_id, n) for v, n in c.old - c.new]
-            cmd: list[Arg] = [
-                "EVALSHA",
-                _SHA["replace"],
-                1,
-                self.keys.person_visits(c.person),
-                ttl,
-                len(gone),
-                *gone,
-            ]
+            added: list[Arg] = []
             for v, n in c.new - c.old:
-                cmd += [v.start, codec.visit_member(v, v.venue_id, n)]
-            if len(cmd) > 6:
-                commands.append(cmd)
+                added += [v.start, codec.visit_member(v, v.venue_id, n)]
+            if not gone and not added:
+                continue
+            if lane is None:
+                # redis-py parses every reply of a pipeline, which a MULTI's QUEUED replies break
+                commands.append(["EVALSHA", _SHA["replace"], 1, key, ttl, len(gone), *gone, *added])
+                continue
+            # MULTI/EXEC: atomic per person like the script, and cheaper for Redis than a Lua call
+            commands.append(("MULTI",))
+            if gone:
+                commands.append(("ZREM", key, *gone))
+            if added:
+                commands.append(("ZADD", key, *added))
+            commands.append(("EXPIRE", key, ttl))
+            commands.append(("EXEC",))
         closed = [c.person for c in changes if c.open_until is None]
         if closed:
             commands.append(("ZREM", self.keys.open_visits, *closed))
