@@ -288,3 +288,39 @@ def test_a_person_with_thousands_of_scans_in_one_batch(redis_url: str, namespace
             await redis.aclose()
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("lanes", [0, 2])
+def test_scripts_forgotten_by_redis_are_loaded_again(
+    redis_url: str, namespace: str, lanes: int
+) -> None:
+    """A Redis restarted empty answers NOSCRIPT; the store loads its scripts and goes on."""
+    scans = [
+        RefScan(
+            str(uuid.UUID(int=i + 1)), "p1", "va", "in" if i % 2 == 0 else "out", BASE + i * MIN
+        )
+        for i in range(6)
+    ]
+    ns = f"{namespace}{uuid.uuid4().hex[:6]}."
+
+    async def run() -> None:
+        redis = connect(redis_url)
+        fast = [FastPipe(redis_url) for _ in range(lanes)]
+        store = TracerStore(redis, Keys(ns), clock=lambda: NOW, fast=fast or None)
+        try:
+            await store.apply_scans(scans[:2])
+            await redis.script_flush()
+            await store.apply_scans(scans[2:])
+            got = await store.person_visits("p1", BASE, BASE + 10 * MIN)
+            assert [(v.start, v.end, v.closed_by) for v in got] == [
+                (BASE + i * MIN, BASE + (i + 1) * MIN, "out") for i in (0, 2, 4)
+            ]
+        finally:
+            for lane in fast:
+                await lane.close()
+            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+    asyncio.run(run())

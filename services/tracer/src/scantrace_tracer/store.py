@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from scantrace_common.venue_kinds import UNKNOWN_VENUE_DWELL_MINUTES
 from scantrace_tracer import codec, scripts
-from scantrace_tracer.fastpipe import Arg, Command, FastPipe
+from scantrace_tracer.fastpipe import Arg, Command, FastPipe, RedisReplyError
 from scantrace_tracer.keys import BUCKET_MS, Keys, bucket_of
 from scantrace_tracer.visits import (
     FROM_SCRATCH,
@@ -166,13 +167,29 @@ class TracerStore:
         return (self.retention_ms + DAY_MS) // 1000
 
     async def _exec(self, commands: Sequence[Command], lane: FastPipe | None = None) -> list[Any]:
-        """Run commands pipelined (one write, one read); scripts are loaded on first use."""
+        """Run commands pipelined (one write, one read); scripts are loaded on first use.
+
+        A Redis restarted empty has forgotten the scripts (NOSCRIPT): they are loaded again and
+        the commands sent once more, which is safe because every write here is idempotent.
+        """
         if not commands:
             return []
         if not self._scripts_loaded:
-            for text in _SCRIPTS.values():
-                await self.redis.script_load(text)
-            self._scripts_loaded = True
+            await self._load_scripts()
+        try:
+            return await self._send(commands, lane)
+        except (RedisReplyError, NoScriptError) as exc:
+            if isinstance(exc, RedisReplyError) and not str(exc).startswith("NOSCRIPT"):
+                raise
+            await self._load_scripts()
+            return await self._send(commands, lane)
+
+    async def _load_scripts(self) -> None:
+        for text in _SCRIPTS.values():
+            await self.redis.script_load(text)
+        self._scripts_loaded = True
+
+    async def _send(self, commands: Sequence[Command], lane: FastPipe | None) -> list[Any]:
         if lane is None:
             lane = self.lanes[0]
         if lane is not None:
