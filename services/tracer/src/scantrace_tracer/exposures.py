@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import struct
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Final
 
 import msgspec
 
@@ -59,7 +57,6 @@ def _clipped(owner: str, visits: Sequence[Visit], lo: int, hi: int) -> list[_Win
 #: One encounter before it becomes an `EncounterOut`: (start, venue_id, end, window owner);
 #: tuples sort in the SPEC's order of encounters.
 _Raw = tuple[int, str, int, str]
-_TIMES: Final = struct.Struct(">QQ")
 
 
 async def _encounters(
@@ -67,8 +64,8 @@ async def _encounters(
 ) -> dict[str, list[_Raw]]:
     """Per other person, every encounter with a window at the same venue overlapping enough.
 
-    The hot loop of a query (thousands of encounters): members are decoded in place, persons
-    compared as bytes and turned into text once each.
+    The hot loop of a query (thousands of encounters): the script returns each encounter's
+    overlap and person, which are compared as bytes and turned into text once each.
     """
     by_venue: dict[str, list[_Window]] = defaultdict(list)
     for w in windows:
@@ -76,30 +73,21 @@ async def _encounters(
             by_venue[w.venue_id].append(w)
     venues = sorted(by_venue)
     requests = [(v, [(w.a, w.b) for w in by_venue[v]]) for v in venues]
-    replies = await store.co_present_raw(requests, min_overlap_ms)
+    replies = await store.co_present_raw(requests, min_overlap_ms, clip=True)
     skip = {p.encode() for p in exclude}
-    unpack = _TIMES.unpack_from
     out: dict[bytes, list[_Raw]] = {}
     for venue, reply in zip(venues, replies, strict=True):
         ws = by_venue[venue]
-        for j in range(0, len(reply), 2):
-            member: bytes = reply[j + 1]
-            person = member[17:]
-            if b"#" in person:
-                person = person.split(b"#", 1)[0]
+        for j in range(0, len(reply), 4):
+            person: bytes = reply[j + 3]
             if person in skip:
                 continue
-            w = ws[reply[j]]
-            start, end = unpack(member)
-            if start < w.a:
-                start = w.a
-            if end > w.b:
-                end = w.b
+            encounter = (reply[j + 1], venue, reply[j + 2], ws[reply[j]].owner)
             found = out.get(person)
             if found is None:
-                out[person] = [(start, venue, end, w.owner)]
+                out[person] = [encounter]
             else:
-                found.append((start, venue, end, w.owner))
+                found.append(encounter)
     return {p.decode(): found for p, found in out.items()}
 
 

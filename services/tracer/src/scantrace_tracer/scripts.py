@@ -6,22 +6,24 @@ from typing import Final
 
 #: Visits at one venue that overlap each window [a, b] by at least m ms.
 #: KEYS[1] = the venue's max-stay key; KEYS[2..] = its buckets `first`, `first + 1`, ...
-#: ARGV = first, bucket_ms, m, cap_ms, a1, b1, a2, b2, ...
-#: Returns flat pairs (window index, member); or {-1, maxstay} when the keys passed
-#: do not reach back far enough (maxstay > cap), so the caller asks again with more buckets.
-#: Only buckets that can hold a start in [a - maxstay, b - m] are read, and only matching
-#: members leave the server.
+#: ARGV = first, bucket_ms, m, cap_ms, clip, a1, b1, a2, b2, ...
+#: Returns, per match, (window index, member), or with clip = 1 (window index, overlap start,
+#: overlap end, person_id): what an exposure query needs, so the client decodes nothing.
+#: Returns {-1, maxstay} when the keys passed do not reach back far enough (maxstay > cap), so
+#: the caller asks again with more buckets. Only buckets that can hold a start in
+#: [a - maxstay, b - m] are read, and only matching visits leave the server.
 CO_PRESENT: Final = """
 local first = tonumber(ARGV[1])
 local bms = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
 local cap = tonumber(ARGV[4])
+local clip = ARGV[5] == '1'
 local maxstay = tonumber(redis.call('GET', KEYS[1]) or '0')
 if maxstay > cap then return {-1, maxstay} end
 local nb = #KEYS - 1
 local out = {}
 local n = 0
-for w = 5, #ARGV, 2 do
+for w = 6, #ARGV, 2 do
   local a = tonumber(ARGV[w])
   local b = tonumber(ARGV[w + 1])
   local lo = a - maxstay
@@ -38,9 +40,21 @@ for w = 5, #ARGV, 2 do
         if e > b then e = b end
         if s < a then s = a end
         if e - s >= m then
-          out[n + 1] = (w - 5) / 2
-          out[n + 2] = member
-          n = n + 2
+          if clip then
+            -- the person: after start, end and closed_by, without the #n suffix
+            local person = string.sub(member, 18)
+            local hash = string.find(person, '#', 1, true)
+            if hash then person = string.sub(person, 1, hash - 1) end
+            out[n + 1] = (w - 6) / 2
+            out[n + 2] = s
+            out[n + 3] = e
+            out[n + 4] = person
+            n = n + 4
+          else
+            out[n + 1] = (w - 6) / 2
+            out[n + 2] = member
+            n = n + 2
+          end
         end
       end
     end

@@ -463,7 +463,7 @@ class TracerStore:
     ) -> list[list[Found]]:
         """For each (venue, windows): the visits there overlapping a window by >= min_overlap_ms."""
         out: list[list[Found]] = []
-        for reply in await self.co_present_raw(requests, min_overlap_ms):
+        for reply in await self.co_present_raw(requests, min_overlap_ms, clip=False):
             found: list[Found] = []
             for j in range(0, len(reply), 2):
                 start, end, closed_by, person = codec.split_member(reply[j + 1])
@@ -472,9 +472,14 @@ class TracerStore:
         return out
 
     async def co_present_raw(
-        self, requests: Sequence[tuple[str, Sequence[tuple[int, int]]]], min_overlap_ms: int
+        self,
+        requests: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+        min_overlap_ms: int,
+        *,
+        clip: bool,
     ) -> list[list[Any]]:
-        """`co_present` undecoded: per request, flat pairs (window index, venue bucket member).
+        """`co_present` undecoded: per request, flat pairs (window index, venue bucket member),
+        or with `clip` flat quadruples (window index, overlap start, overlap end, person_id).
 
         One pipelined round trip of server-side filtering scripts (one per venue); a venue whose
         longest stay reaches further back than the buckets sent is asked again.
@@ -497,7 +502,9 @@ class TracerStore:
                         keys = [self.keys.venue_max_stay(venue)] + [
                             self.keys.venue_bucket(venue, b) for b in range(first, last + 1)
                         ]
-                        args: list[int] = [first, BUCKET_MS, min_overlap_ms, lookback[i]]
+                        args: list[int] = [
+                            first, BUCKET_MS, min_overlap_ms, lookback[i], int(clip)
+                        ]  # fmt: skip
                         for a, b in windows:
                             args += [a, b]
                         await self._co_present(keys=keys, args=args, client=pipe)
