@@ -100,7 +100,8 @@ async def _check(
 ) -> None:
     # with fast pipes, two lanes: a batch is split by person and applied concurrently
     fast = [FastPipe(redis_url), FastPipe(redis_url)] if use_fast else None
-    store = TracerStore(redis, Keys(ns), clock=lambda: NOW, fast=fast)
+    readers = [FastPipe(redis_url)] if use_fast else []
+    store = TracerStore(redis, Keys(ns), clock=lambda: NOW, fast=fast, readers=readers)
     shuffled = [scans[i] for i in order]
     known: set[str] = set()
     for i, batch in enumerate(_batches(shuffled, cuts)):
@@ -113,8 +114,6 @@ async def _check(
         if venue not in known:
             await store.set_venue_dwell(venue, VENUE_DWELL[venue])
             known.add(venue)
-    for lane in fast or []:
-        await lane.close()
     ref = _ref_visits(scans, known)
     t1, t2 = window
     for person in PERSONS:
@@ -143,6 +142,8 @@ async def _check(
         assert got_v == want_v, venue
         for at in (t1, (t1 + t2) // 2):
             assert await store.occupancy(venue, at) == reference_occupancy(ref, venue, at)
+    for lane in (fast or []) + readers:
+        await lane.close()
 
 
 @settings(

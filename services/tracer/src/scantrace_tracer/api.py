@@ -214,8 +214,13 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = connect(settings.redis_url)
         lanes = [FastPipe(settings.redis_url) for _ in range(settings.tracer_redis_lanes)]
+        readers = [FastPipe(settings.redis_url) for _ in range(settings.tracer_redis_readers)]
         store = TracerStore(
-            redis, Keys(settings.namespace), retention_days=settings.retention_days, fast=lanes
+            redis,
+            Keys(settings.namespace),
+            retention_days=settings.retention_days,
+            fast=lanes,
+            readers=readers,
         )
         producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-tracer")
         await producer.start()
@@ -240,8 +245,8 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
             await cases.close()
             await audit.close()
             await producer.stop()
-            for lane in lanes:
-                await lane.close()
+            for pipe in lanes + readers:
+                await pipe.close()
             await redis.aclose()
 
     app = create_app(

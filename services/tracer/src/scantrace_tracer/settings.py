@@ -21,6 +21,8 @@ class TracerSettings(CommonSettings):
     tracer_batch_within_s: float = Field(default=0.05, gt=0, le=10)
     #: Redis connections a batch is split over (by person), applied concurrently.
     tracer_redis_lanes: int = Field(default=2, ge=1, le=16)
+    #: Redis connections of the queries: how many run their reads at the same time.
+    tracer_redis_readers: int = Field(default=4, ge=1, le=64)
     #: Share of poison events in the last `tracer_invalid_window` that stops the worker.
     tracer_max_invalid_ratio: float = Field(default=0.2, gt=0, le=1)
     tracer_invalid_window: int = Field(default=1000, ge=10)

@@ -28,6 +28,7 @@ from scantrace_tracer.fastpipe import Arg, Command, FastPipe, RedisReplyError
 from scantrace_tracer.keys import BUCKET_MS, Keys, bucket_of
 from scantrace_tracer.visits import (
     FROM_SCRATCH,
+    MAX_VISIT_MS,
     MINUTE_MS,
     Restart,
     Scan,
@@ -42,6 +43,7 @@ _SCRIPTS: Final = {
     "add_scans": scripts.ADD_SCANS_READ_TAIL,
     "replace": scripts.REPLACE_VISITS,
     "raise_max": scripts.RAISE_MAX,
+    "co_present": scripts.CO_PRESENT,
 }
 #: EVALSHA names a script by its SHA-1 (Redis' choice, not a security use).
 _SHA: Final = {
@@ -112,6 +114,7 @@ class TracerStore:
         retention_days: int = 21,
         clock: Callable[[], int] = wall_clock_ms,
         fast: FastPipe | Sequence[FastPipe] | None = None,
+        readers: Sequence[FastPipe] = (),
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -124,8 +127,12 @@ class TracerStore:
         self.lanes: list[FastPipe | None] = (
             [None] if fast is None else [fast] if isinstance(fast, FastPipe) else list(fast)
         )
+        #: Connections of the queries (a pool: one per concurrent query), else redis-py.
+        self._readers: asyncio.Queue[FastPipe] = asyncio.Queue()
+        for reader in readers:
+            self._readers.put_nowait(reader)
+        self._has_readers = bool(readers)
         self._scripts_loaded = False
-        self._co_present = redis.register_script(scripts.CO_PRESENT)
 
     # -- venue registry -------------------------------------------------------------------
 
@@ -166,7 +173,9 @@ class TracerStore:
     def _ttl_s(self) -> int:
         return (self.retention_ms + DAY_MS) // 1000
 
-    async def _exec(self, commands: Sequence[Command], lane: FastPipe | None = None) -> list[Any]:
+    async def _exec(
+        self, commands: Sequence[Command], lane: FastPipe | None = None, *, plain: bool = False
+    ) -> list[Any]:
         """Run commands pipelined (one write, one read); scripts are loaded on first use.
 
         A Redis restarted empty has forgotten the scripts (NOSCRIPT): they are loaded again and
@@ -177,20 +186,22 @@ class TracerStore:
         if not self._scripts_loaded:
             await self._load_scripts()
         try:
-            return await self._send(commands, lane)
+            return await self._send(commands, lane, plain)
         except (RedisReplyError, NoScriptError) as exc:
             if isinstance(exc, RedisReplyError) and not str(exc).startswith("NOSCRIPT"):
                 raise
             await self._load_scripts()
-            return await self._send(commands, lane)
+            return await self._send(commands, lane, plain)
 
     async def _load_scripts(self) -> None:
         for text in _SCRIPTS.values():
             await self.redis.script_load(text)
         self._scripts_loaded = True
 
-    async def _send(self, commands: Sequence[Command], lane: FastPipe | None) -> list[Any]:
-        if lane is None:
+    async def _send(
+        self, commands: Sequence[Command], lane: FastPipe | None, plain: bool
+    ) -> list[Any]:
+        if lane is None and not plain:
             lane = self.lanes[0]
         if lane is not None:
             return await lane.execute(commands)
@@ -445,10 +456,13 @@ class TracerStore:
     async def persons_visits(
         self, persons: Sequence[str], t1: int, t2: int
     ) -> dict[str, list[Visit]]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for person in persons:
-                pipe.zrange(self.keys.person_visits(person), "-inf", t2, byscore=True)
-            results = await pipe.execute()
+        # no visit is longer than MAX_VISIT_MS: earlier starts cannot reach t1
+        results = await self._read(
+            [
+                ("ZRANGE", self.keys.person_visits(p), t1 - MAX_VISIT_MS, t2, "BYSCORE")
+                for p in persons
+            ]
+        )
         out: dict[str, list[Visit]] = {}
         for person, rows in zip(persons, results, strict=True):
             visits = [codec.decode_person_visit(m) for m in rows]
@@ -457,6 +471,16 @@ class TracerStore:
                 key=lambda v: (v.start, v.venue_id, v.end, v.closed_by),
             )
         return out
+
+    async def _read(self, commands: Sequence[Command]) -> list[Any]:
+        """A query's pipelined reads, on a connection of the readers' pool when there is one."""
+        if not self._has_readers:
+            return await self._exec(commands, plain=True)
+        reader = await self._readers.get()
+        try:
+            return await self._exec(commands, reader)
+        finally:
+            self._readers.put_nowait(reader)
 
     async def co_present(
         self, requests: Sequence[tuple[str, Sequence[tuple[int, int]]]], min_overlap_ms: int
@@ -494,21 +518,27 @@ class TracerStore:
             replies: list[Any] = []
             # bounded pipelines: a depth-2 query can touch thousands of venues
             for chunk_start in range(0, len(pending), CO_PRESENT_CHUNK):
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for i in pending[chunk_start : chunk_start + CO_PRESENT_CHUNK]:
-                        venue, windows = requests[i]
-                        first = bucket_of(min(a for a, _ in windows) - lookback[i])
-                        last = bucket_of(max(b for _, b in windows))
-                        keys = [self.keys.venue_max_stay(venue)] + [
-                            self.keys.venue_bucket(venue, b) for b in range(first, last + 1)
-                        ]
-                        args: list[int] = [
-                            first, BUCKET_MS, min_overlap_ms, lookback[i], int(clip)
-                        ]  # fmt: skip
-                        for a, b in windows:
-                            args += [a, b]
-                        await self._co_present(keys=keys, args=args, client=pipe)
-                    replies += await pipe.execute()
+                commands: list[Command] = []
+                for i in pending[chunk_start : chunk_start + CO_PRESENT_CHUNK]:
+                    venue, windows = requests[i]
+                    first = bucket_of(min(a for a, _ in windows) - lookback[i])
+                    last = bucket_of(max(b for _, b in windows))
+                    cmd: list[Arg] = [
+                        "EVALSHA",
+                        _SHA["co_present"],
+                        2 + last - first,
+                        self.keys.venue_max_stay(venue),
+                        *[self.keys.venue_bucket(venue, b) for b in range(first, last + 1)],
+                        first,
+                        BUCKET_MS,
+                        min_overlap_ms,
+                        lookback[i],
+                        int(clip),
+                    ]
+                    for a, b in windows:
+                        cmd += [a, b]
+                    commands.append(cmd)
+                replies += await self._read(commands)
             retry: list[int] = []
             for i, reply in zip(pending, replies, strict=True):
                 if reply and reply[0] == -1:

@@ -16,6 +16,9 @@ Direction = Literal["in", "out"]
 #: An `out` closes its visit at most this long after the visit's start (rule 2).
 OUT_CAP_MS: Final = 12 * 3600 * 1000
 MINUTE_MS: Final = 60_000
+#: No visit is longer: an `out` closes at most 12 h after the start, dwell(v) is at most
+#: 1440 minutes (the venue schema's bound). Reads of visits overlapping a time use it.
+MAX_VISIT_MS: Final = max(OUT_CAP_MS, 1440 * MINUTE_MS)
 
 
 class Scan(NamedTuple):
