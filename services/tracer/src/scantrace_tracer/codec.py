@@ -31,10 +31,10 @@ def scan_member(scan_id: str, direction: str, venue_id: str) -> bytes:
     return _DIRS[direction] + bytes.fromhex(scan_id.replace("-", "")) + venue_id.encode()
 
 
-def decode_scan(member: bytes, scanned_at: float) -> Scan:
+def decode_scan(member: bytes, scanned_at: int) -> Scan:
     """The scan_id comes back as 32 hex digits: unique, and ordered as the UUID (cheaper)."""
     direction: Direction = "out" if member[0] == 0 else "in"
-    return Scan(member[1:17].hex(), member[17:].decode(), direction, int(scanned_at))
+    return Scan(member[1:17].hex(), member[17:].decode(), direction, scanned_at)
 
 
 def _suffix(n: int) -> bytes:

@@ -71,13 +71,6 @@ class ScanLike(Protocol):
     def scanned_at(self) -> int: ...
 
 
-def _pairs(rows: list[Any]) -> list[tuple[bytes, Any]]:
-    """(member, score) of a WITHSCORES reply, flat (raw RESP2) or already paired (redis-py)."""
-    if rows and isinstance(rows[0], list | tuple):
-        return [(m, sc) for m, sc in rows]
-    return [(rows[i], rows[i + 1]) for i in range(0, len(rows), 2)]
-
-
 def _score_min(t: int | None) -> Arg:
     return "-inf" if t is None else t
 
@@ -355,7 +348,7 @@ class TracerStore:
             tail_scans = _walk_scans(rows_of[person], plan.from_time)
             derived = derive(tail_scans, self.dwell_ms, plan.state)
             changes.append(
-                _PersonChange(
+                _PersonChange.of(
                     person,
                     set(numbered(visits[plan.keep :])),
                     set(numbered(derived.visits)),
@@ -366,10 +359,7 @@ class TracerStore:
         await self._exec(
             self._venue_bucket_commands(changes) + self._person_visit_commands(changes, lane), lane
         )
-        return (
-            sum(len(c.new - c.old) for c in changes),
-            sum(len(c.old - c.new) for c in changes),
-        )
+        return sum(len(c.added) for c in changes), sum(len(c.gone) for c in changes)
 
     def _venue_bucket_commands(self, changes: Sequence[_PersonChange]) -> list[Command]:
         """Removals first, then additions, grouped per bucket key: one ZREM and one ZADD each."""
@@ -378,11 +368,11 @@ class TracerStore:
         added: dict[tuple[str, int], list[Arg]] = defaultdict(list)
         max_stay: dict[str, int] = {}
         for c in changes:
-            for visit, n in c.old - c.new:
+            for visit, n in c.gone:
                 removed[(visit.venue_id, bucket_of(visit.start))].append(
                     codec.visit_member(visit, c.person, n)
                 )
-            for visit, n in c.new - c.old:
+            for visit, n in c.added:
                 added[(visit.venue_id, bucket_of(visit.start))] += [
                     visit.start,
                     codec.visit_member(visit, c.person, n),
@@ -417,9 +407,9 @@ class TracerStore:
         commands: list[Command] = []
         for c in changes:
             key = self.keys.person_visits(c.person)
-            gone = [codec.visit_member(v, v.venue_id, n) for v, n in c.old - c.new]
+            gone = [codec.visit_member(v, v.venue_id, n) for v, n in c.gone]
             added: list[Arg] = []
-            for v, n in c.new - c.old:
+            for v, n in c.added:
                 added += [v.start, codec.visit_member(v, v.venue_id, n)]
             if not gone and not added:
                 continue
@@ -595,21 +585,35 @@ def _walk_scans(rows: list[Any], from_time: int | None) -> list[Scan]:
     Redis already returns them in walk order: by score (scanned_at), then by member, which
     starts with the direction (`out` first) and the scan_id's bytes.
     """
-    seen: set[str] = set()
+    seen: set[bytes] = set()
     out: list[Scan] = []
-    for member, score in _pairs(rows):
-        if from_time is not None and float(score) < from_time:
+    if rows and isinstance(rows[0], list | tuple):  # redis-py pairs them
+        rows = [x for pair in rows for x in pair]
+    for i in range(0, len(rows), 2):
+        member = rows[i]
+        at = int(float(rows[i + 1]))
+        if from_time is not None and at < from_time:
             continue
-        scan = codec.decode_scan(member, float(score))
-        if scan.scan_id not in seen:
-            seen.add(scan.scan_id)
-            out.append(scan)
+        scan_id = member[1:17]  # see codec.scan_member
+        if scan_id not in seen:
+            seen.add(scan_id)
+            out.append(codec.decode_scan(member, at))
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class _PersonChange:
     person: str
-    old: set[tuple[Visit, int]]
-    new: set[tuple[Visit, int]]
+    gone: list[tuple[Visit, int]]
+    added: list[tuple[Visit, int]]
     open_until: int | None
+
+    @classmethod
+    def of(
+        cls,
+        person: str,
+        old: set[tuple[Visit, int]],
+        new: set[tuple[Visit, int]],
+        open_until: int | None,
+    ) -> _PersonChange:
+        return cls(person, list(old - new), list(new - old), open_until)
