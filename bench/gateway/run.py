@@ -3,7 +3,9 @@
 (a) a hello-world FastAPI POST endpoint and (b) POST /v1/scans with one scan, both one uvicorn
 worker (uvloop + httptools) driven by the same wrk + Lua load (unique scan ids), at full load and
 at about half of it; (c) msgpack arrays of 500 scans (scans/s); (d) the raw producer ceiling: the
-same events sent straight to the broker with create_batch/send_batch (acks=all, idempotent).
+same events sent straight to the broker with create_batch/send_batch (acks=all, idempotent); and
+the raw acks=all round trip of one record at a time (p50/p99), the floor of a durable answer.
+Each wrk run also records the CPU seconds the broker and Redis used meanwhile.
 Servers are pinned to core 0 and wrk to core 1 where `taskset` exists. Uses the broker and Redis
 of SCANTRACE_KAFKA_BOOTSTRAP / SCANTRACE_REDIS_URL when set, else starts its own on free ports.
 Writes bench/results/gateway.json and gateway.md.
@@ -37,6 +39,7 @@ from bench.common import (  # noqa: E402
     RESULTS_DIR,
     Result,
     machine_info,
+    percentile,
     result,
     servers,
     write_results,
@@ -100,6 +103,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: pid of the broker and Redis started by this run: their CPU per run is reported too, since
+#: on a 2-core machine they compete with the worker for the same cores.
+OTHERS: dict[str, int] = {}
+
+
 def wrk(
     url: str, script: str, args: list[str], connections: int, seconds: int, pid: int
 ) -> dict[str, Any]:
@@ -108,6 +116,7 @@ def wrk(
         "-s", str(HERE / script), url, "--", *args,
     ]  # fmt: skip
     cpu_before = cpu_seconds(pid)
+    others_before = {name: cpu_seconds(other) for name, other in OTHERS.items()}
     out = subprocess.run(
         pinned(1, argv), capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
@@ -119,6 +128,9 @@ def wrk(
     # Requests per CPU-second of the server process: its capacity per worker, whatever else
     # the shared machine was doing meanwhile.
     data["per_cpu_s"] = data["requests"] / cpu if cpu > 0 else None
+    for name, before in others_before.items():
+        with contextlib.suppress(OSError):
+            data[f"{name}_cpu_s"] = round(cpu_seconds(OTHERS[name]) - before, 3)
     return data
 
 
@@ -185,6 +197,52 @@ async def raw_producer_ceiling(
         await producer.stop()
 
 
+async def raw_ack_round_trips(bootstrap: str, topic: str, count: int = 2000) -> list[float]:
+    """Milliseconds of one-record create_batch/send_batch sends awaited one at a time (acks=all,
+    idempotent): the least a durable single-scan answer can wait on this machine."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+    )
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+        samples: list[float] = []
+        for i in range(count + 100):
+            batch = producer.create_batch()
+            batch.append(key=b"k", value=b"x" * 200, timestamp=None)
+            batch.close()
+            started = time.perf_counter()
+            await (
+                await producer.send_batch(batch, topic, partition=partitions[i % len(partitions)])
+            )
+            if i >= 100:  # after connections and metadata are warm
+                samples.append((time.perf_counter() - started) * 1000)
+        return samples
+    finally:
+        await producer.stop()
+
+
+def server_pids(state: Path, redis_url: str) -> dict[str, int]:
+    """The broker's and Redis's pids when this run started them (their CPU is reported)."""
+    port = redis_url.rsplit(":", 1)[-1].split("/")[0]
+    found: dict[str, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.startswith("redis-server") or "/redis-server " in cmd:
+            if cmd.split()[1:2] == [f"127.0.0.1:{port}"]:
+                found["redis"] = int(proc.name)
+        elif "java" in cmd and str(state) in cmd:
+            found["broker"] = int(proc.name)
+    return found
+
+
 def main() -> int:
     from scantrace_common.auth import mint_device_token
     from scantrace_common.events import ScanEvent, encode
@@ -224,6 +282,9 @@ def main() -> int:
                 )
                 for i in range(RAW_EVENTS)
             ]
+            print("raw acks=all round trips ...", flush=True)
+            round_trips = asyncio.run(raw_ack_round_trips(bootstrap, topic))
+            OTHERS.update(server_pids(state, redis_url))
             print("raw producer ceiling ...", flush=True)
             ceiling = max(
                 asyncio.run(raw_producer_ceiling(bootstrap, topic, events)) for _ in range(RUNS)
@@ -289,6 +350,8 @@ def main() -> int:
         result("gateway", "hello_world_p99", hello["p99_us"] / 1000, "ms"),
         result("gateway", "hello_world_p99_at_half_load", hello_half["p99_us"] / 1000, "ms"),
         result("gateway", "raw_producer_ceiling", round(ceiling), "msg/s"),
+        result("gateway", "raw_ack_round_trip_p50", round(percentile(round_trips, 50), 2), "ms"),
+        result("gateway", "raw_ack_round_trip_p99", round(percentile(round_trips, 99), 2), "ms"),
     ]
     for ack, measured in gateway_runs.items():
         results += gateway_results(ack, measured, hello, hello_half, ceiling)
@@ -408,7 +471,9 @@ def write_markdown(results: list[Result], runs: dict[str, dict[str, Any]]) -> No
         f"better of {RUNS} runs) on core 1; broker and Redis unpinned on the same machine. "
         "`per cpu-s` figures divide the requests by the CPU time the server process used, "
         "which shows capacity per worker even when the shared machine is busy; the half-load "
-        "runs pause each connection so that the rate is at most half the full-load rate.",
+        "runs pause each connection so that the rate is at most half the full-load rate. "
+        "`broker_cpu_s`/`redis_cpu_s` in the raw figures: CPU the broker and Redis used during "
+        "the same run, on the same two cores.",
         "",
         "| metric | value | unit | baseline | ratio | target | meets |",
         "|---|---:|---|---:|---:|---:|---|",

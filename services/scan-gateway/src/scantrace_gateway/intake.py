@@ -197,6 +197,68 @@ def _item_id(raw: Any, name: str) -> str | None:
     return value if isinstance(value, str) and len(value) <= 64 else None
 
 
+_mp = msgspec.msgpack.encode
+
+
+class _ScanTemplate:
+    """The msgpack of a ScanEvent in pieces: what one request shares is encoded once, so a scan
+    costs one join instead of building and encoding a Struct (the dearest step per scan). The
+    bytes equal `encode(ScanEvent(...))` (checked at import): map of the fields in order."""
+
+    __slots__ = ("middle", "tail")
+
+    head: Final = b"\x88" + _mp("v") + _mp(1) + _mp("scan_id") + b"\xd9\x24"  # + 36 chars
+    directions: Final = {d: _mp("direction") + _mp(d) + _mp("scanned_at") for d in ("in", "out")}
+    _person: Final = _mp("person_id")
+    _venue: Final = _mp("venue_id")
+    _received: Final = _mp("received_at")
+    _device: Final = _mp("device_id")
+
+    def __init__(self, person_id: str, received_at: int, device_id: str) -> None:
+        self.middle = self._person + _mp(person_id) + self._venue
+        self.tail = self._received + _mp(received_at) + self._device + _mp(device_id)
+
+
+_TEMPLATE_MIN_ITEMS = 4
+
+
+def _scan_value(
+    template: _ScanTemplate, scan_id: str, venue_id: str, direction: str, ts: int
+) -> bytes:
+    return b"".join(
+        (
+            template.head,
+            scan_id.encode(),
+            template.middle,
+            _mp(venue_id),
+            template.directions[direction],
+            _mp(ts),
+            template.tail,
+        )
+    )
+
+
+def _check_template() -> None:
+    """Fail at import, not silently on the wire, if ScanEvent's fields ever change."""
+    event = ScanEvent(
+        scan_id="0" * 36,
+        person_id="p-1",
+        venue_id="v-1",
+        direction="out",
+        scanned_at=1_700_000_000_000,
+        received_at=1_700_000_000_123,
+        device_id="d-1",
+    )
+    built = _scan_value(
+        _ScanTemplate("p-1", 1_700_000_000_123, "d-1"), "0" * 36, "v-1", "out", 1_700_000_000_000
+    )
+    if built != encode(event):
+        raise RuntimeError("intake._ScanTemplate no longer matches ScanEvent's encoding")
+
+
+_check_template()
+
+
 def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
     """Judge a scan body; raises BodyError (400/413) for the body as a whole."""
     try:
@@ -221,8 +283,26 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
     # The common case inline (no call per scan); anything unusual goes through judge_scan,
     # which also words the error.
     person, lo, hi = ctx.person_id, ctx.min_time, ctx.max_time
-    received_at, device_id, revoked = ctx.received_at, ctx.device_id, ctx.revoked
-    venues: dict[str, tuple[str, bytes]] = {}  # qr payload -> (venue_id, key), this request
+    revoked = ctx.revoked
+    if len(items) < _TEMPLATE_MIN_ITEMS:
+        # Building the template costs more than it saves for a scan or two.
+        for index, scan in enumerate(items):
+            try:
+                record, scanned_at = judge_scan(scan, ctx, topic, id_checked=ids_checked)
+            except Invalid as exc:
+                judged.rejected.append(Rejection(index, scan.scan_id, exc.reason, str(exc)))
+                continue
+            accepted.append((scan.scan_id, record, scanned_at))
+        return judged
+    template = _ScanTemplate(person, ctx.received_at, ctx.device_id)
+    head, middle, tails, tail, mp = (
+        template.head,
+        template.middle,
+        template.directions,
+        template.tail,
+        _mp,
+    )
+    venues: dict[str, tuple[str, bytes, bytes]] = {}  # qr -> (venue_id, key, msgpack), this request
     for index, scan in enumerate(items):
         ts = scan.scanned_at
         if ids_checked and scan.person_id == person and type(ts) is int and lo <= ts <= hi:
@@ -232,18 +312,13 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
                     venue_id = ctx.verify_qr(scan.qr)
                 except QrError:
                     venue_id = ""
-                venue = venues[scan.qr] = (venue_id, venue_id.encode())
+                venue = venues[scan.qr] = (venue_id, venue_id.encode(), mp(venue_id))
             if venue[0] and venue[0] not in revoked:
-                event = ScanEvent(
-                    scan_id=scan.scan_id,
-                    person_id=person,
-                    venue_id=venue[0],
-                    direction=scan.direction,
-                    scanned_at=ts,
-                    received_at=received_at,
-                    device_id=device_id,
+                scan_id = scan.scan_id  # a checked UUID: 36 ASCII characters
+                value = b"".join(
+                    (head, scan_id.encode(), middle, venue[2], tails[scan.direction], mp(ts), tail)
                 )
-                accepted.append((scan.scan_id, (topic, venue[1], encode(event)), ts))
+                accepted.append((scan_id, (topic, venue[1], value), ts))
                 continue
         try:
             record, scanned_at = judge_scan(scan, ctx, topic, id_checked=ids_checked)

@@ -113,22 +113,29 @@ class KafkaLink:
             self._key_partition[topic] = {}
         cache = self._key_partition[topic]
         by_partition: dict[int, list[tuple[bytes | None, bytes]]] = {}
-        for key, value in items:
+        for item in items:
+            key = item[0]
             partition = cache.get(key) if key is not None else None
             if partition is None:
                 partition = self._partitioner(key, partitions, partitions)
                 if key is not None and len(cache) < 1_000_000:
                     cache[key] = partition
-            by_partition.setdefault(partition, []).append((key, value))
+            part = by_partition.get(partition)
+            if part is None:
+                by_partition[partition] = [item]
+            else:
+                part.append(item)
         futures: list[asyncio.Future[object]] = []
         for partition, part in by_partition.items():
             batch = kafka.create_batch()
+            append = batch.append
             for key, value in part:
-                if batch.append(key=key, value=value, timestamp=None) is None:
+                if append(key=key, value=value, timestamp=None) is None:
                     batch.close()
                     futures.append(await kafka.send_batch(batch, topic, partition=partition))
                     batch = kafka.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None) is None:
+                    append = batch.append
+                    if append(key=key, value=value, timestamp=None) is None:
                         raise ValueError("a single record is larger than the batch size")
             batch.close()
             futures.append(await kafka.send_batch(batch, topic, partition=partition))
@@ -151,9 +158,14 @@ class KafkaLink:
 
 async def send_records(sender: BatchSender, records: list[Record]) -> None:
     """Send records grouped by topic (order kept within a topic), timing the whole send."""
-    by_topic: dict[str, list[tuple[bytes | None, bytes]]] = {}
-    for topic, key, value in records:
-        by_topic.setdefault(topic, []).append((key, value))
+    topics = {record[0] for record in records}
+    by_topic: dict[str, list[tuple[bytes | None, bytes]]]
+    if len(topics) == 1:  # the usual case, without a dict operation per record
+        by_topic = {topics.pop(): [(key, value) for _, key, value in records]}
+    else:
+        by_topic = {}
+        for topic, key, value in records:
+            by_topic.setdefault(topic, []).append((key, value))
     started = time.perf_counter()
     await asyncio.gather(*(sender.send_batch(topic, items) for topic, items in by_topic.items()))
     metrics.PRODUCE_DURATION.observe(time.perf_counter() - started)

@@ -20,6 +20,7 @@ from scantrace_gateway.openapi import (
 from scantrace_gateway.publisher import Unavailable
 from scantrace_gateway.responses import error, intake_result
 from scantrace_gateway.routes.device_request import device_request
+from scantrace_gateway.spool import Record
 from scantrace_gateway.state import HttpError, gateway_of
 
 router = APIRouter(tags=["scans"])
@@ -67,15 +68,21 @@ async def post_scans(request: Request) -> Response:
     accepted = judged.accepted
     ids = [scan_id for scan_id, _, _ in accepted]
     # Look only; the ids are marked after the publish made them durable (see dedup.py).
-    fresh = first_occurrences(ids, await gateway.scan_deduper.seen(ids))
-    to_publish = []
-    new_ids = []
-    scanned: list[int] = []
-    for (scan_id, record, scanned_at), is_new in zip(accepted, fresh, strict=True):
-        if is_new:
-            to_publish.append(record)
-            new_ids.append(scan_id)
-            scanned.append(scanned_at)
+    seen = await gateway.scan_deduper.seen(ids)
+    to_publish: list[Record]
+    if not any(seen) and len(set(ids)) == len(ids):  # the usual case: no loop per scan
+        to_publish = [record for _, record, _ in accepted]
+        new_ids = ids
+        scanned = [scanned_at for _, _, scanned_at in accepted]
+    else:
+        to_publish, new_ids, scanned = [], [], []
+        for (scan_id, record, scanned_at), is_new in zip(
+            accepted, first_occurrences(ids, seen), strict=True
+        ):
+            if is_new:
+                to_publish.append(record)
+                new_ids.append(scan_id)
+                scanned.append(scanned_at)
     duplicates = len(accepted) - len(to_publish)
     try:
         await gateway.publisher.publish(to_publish)

@@ -1,0 +1,94 @@
+"""The gateway's hand-built wire bytes equal what the libraries would produce.
+
+Two hot-path shortcuts build bytes without the library that normally does it: scan events
+from per-request pieces (`intake._ScanTemplate`) and Redis commands (`dedup._pack`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import msgspec
+import pytest
+
+from scantrace_common.events import ScanEvent, decode, encode
+from scantrace_common.qr import QrSigner, QrVerifier
+from scantrace_gateway.dedup import _pack
+from scantrace_gateway.intake import Context, decode_scans
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+def test_fast_path_events_are_the_struct_encoding(copies: int) -> None:
+    signer = QrSigner.generate("k1")
+    verifier = QrVerifier.from_env_value(signer.public_env_value())
+    now = int(time.time() * 1000)
+    ctx = Context(
+        person_id="p-1",
+        device_id="d" + "x" * 40,
+        received_at=now,
+        min_time=0,
+        max_time=now + 300_000,
+        verify_qr=verifier.verify,
+        revoked=frozenset(),
+    )
+    items = [
+        {
+            "scan_id": str(uuid.uuid4()),
+            "person_id": "p-1",
+            "qr": signer.sign(venue),
+            "direction": direction,
+            "scanned_at": scanned_at,
+        }
+        for venue, direction, scanned_at in [
+            ("v-1", "in", now - 1000),
+            ("v-" + "9" * 60, "out", now),
+            ("v-1", "out", 5),  # a small integer has a shorter msgpack form
+        ]
+        * copies  # 3 scans take the Struct path, 9 the template
+    ]
+    judged = decode_scans(msgspec.msgpack.encode(items), "msgpack", ctx, "scans")
+    assert not judged.rejected
+    assert len(judged.accepted) == len(items)
+    for item, (scan_id, (topic, key, value), scanned_at) in zip(
+        items, judged.accepted, strict=True
+    ):
+        venue_id = verifier.verify(str(item["qr"]))
+        expected = ScanEvent(
+            scan_id=str(item["scan_id"]),
+            person_id="p-1",
+            venue_id=venue_id,
+            direction=item["direction"],  # type: ignore[arg-type]
+            scanned_at=int(item["scanned_at"]),  # type: ignore[call-overload]
+            received_at=now,
+            device_id=ctx.device_id,
+        )
+        assert value == encode(expected)
+        assert decode(ScanEvent, value) == expected
+        assert (scan_id, topic, key, scanned_at) == (
+            item["scan_id"],
+            "scans",
+            venue_id.encode(),
+            item["scanned_at"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("head", "keys", "tail", "expected"),
+    [
+        ((b"MGET",), [b"ab", b"cd"], (), b"*3\r\n$4\r\nMGET\r\n$2\r\nab\r\n$2\r\ncd\r\n"),
+        (
+            (b"EVALSHA", b"f00", b"2"),
+            [b"a", b"bcd"],
+            (b"60",),
+            b"*6\r\n$7\r\nEVALSHA\r\n$3\r\nf00\r\n$1\r\n2\r\n$1\r\na\r\n$3\r\nbcd\r\n$2\r\n60\r\n",
+        ),
+        ((b"MGET",), [], (), b"*1\r\n$4\r\nMGET\r\n"),
+    ],
+)
+def test_redis_commands_are_resp(
+    head: tuple[bytes, ...], keys: list[bytes], tail: tuple[bytes, ...], expected: bytes
+) -> None:
+    assert _pack(head, keys, tail) == expected
