@@ -63,7 +63,7 @@ def test_kustomization_renders(overlay: Path) -> None:
 def test_one_workload_per_service(example: list[Manifest]) -> None:
     assert {m["metadata"]["name"] for m in of_kind(example, *WORKLOAD_KINDS)} == {
         f"scantrace-{name}" for name in PORTS
-    }
+    } | {"scantrace-tracer-worker"}
     assert named(example, "StatefulSet", "scantrace-gateway")
     assert named(example, "Job", "scantrace-topics")
 
@@ -101,6 +101,21 @@ def test_gateway_autoscales_and_keeps_its_spool(example: list[Manifest]) -> None
     assert env["SCANTRACE_GATEWAY_WORKERS"]["valueFrom"]["resourceFieldRef"]["resource"] == (
         "limits.cpu"
     )
+
+
+def test_the_tracer_has_exactly_one_stream_worker(example: list[Manifest]) -> None:
+    """scans.v1 is keyed by venue: two workers could re-derive one person at the same time."""
+
+    def worker_env(name: str) -> str:
+        container = named(example, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        return str(env["SCANTRACE_TRACER_WORKER"])
+
+    worker = named(example, "Deployment", "scantrace-tracer-worker")
+    assert worker["spec"]["replicas"] == 1
+    assert worker["spec"]["strategy"]["type"] == "Recreate"
+    assert worker_env("scantrace-tracer-worker") == "true"
+    assert worker_env("scantrace-tracer") == "false"
 
 
 def test_every_workload_has_a_disruption_budget(example: list[Manifest]) -> None:
