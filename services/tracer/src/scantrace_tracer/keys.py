@@ -31,9 +31,11 @@ class Keys:
         """ZSET of the visits at a venue starting in one bucket: member end + closed_by + person."""
         return f"{self.prefix}v:{{{venue_id}}}:b:{bucket}"
 
-    def venue_max_stay(self, venue_id: str) -> str:
-        """The longest visit ever stored at the venue (ms): how far back a co-presence read looks."""
-        return f"{self.prefix}v:{{{venue_id}}}:maxstay"
+    def venue_stays(self, venue_id: str) -> str:
+        """HASH of the longest visit stored at the venue (ms): field `max` over all its visits
+        (how far back a co-presence read must look), field `<N>` over those starting in bucket N
+        (how far back within that bucket's starts)."""
+        return f"{self.prefix}v:{{{venue_id}}}:stays"
 
     @property
     def venues(self) -> str:

@@ -5,33 +5,44 @@ from __future__ import annotations
 from typing import Final
 
 #: Visits at one venue that overlap each window [a, b] by at least m ms.
-#: KEYS[1] = the venue's max-stay key; KEYS[2..] = its buckets `first`, `first + 1`, ...
+#: KEYS[1] = the venue's stays hash; KEYS[2..] = its buckets `first`, `first + 1`, ...
 #: ARGV = first, bucket_ms, m, cap_ms, clip, a1, b1, a2, b2, ...
 #: Returns, per match, (window index, member), or with clip = 1 (window index, overlap start,
 #: overlap end, person_id): what an exposure query needs, so the client decodes nothing.
 #: Returns {-1, maxstay} when the keys passed do not reach back far enough (maxstay > cap), so
-#: the caller asks again with more buckets. Only buckets that can hold a start in
-#: [a - maxstay, b - m] are read, and only matching visits leave the server.
+#: the caller asks again with more buckets. In bucket k only starts in
+#: [a - the longest stay starting in k, b - m] can overlap enough: only those are read, and only
+#: matching visits leave the server.
 CO_PRESENT: Final = """
 local first = tonumber(ARGV[1])
 local bms = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
 local cap = tonumber(ARGV[4])
 local clip = ARGV[5] == '1'
-local maxstay = tonumber(redis.call('GET', KEYS[1]) or '0')
+local maxstay = tonumber(redis.call('HGET', KEYS[1], 'max') or '0')
 if maxstay > cap then return {-1, maxstay} end
 local nb = #KEYS - 1
+local fields = {}
+for k = 0, nb - 1 do fields[k + 1] = tostring(first + k) end
+-- in slices: unpack() of a long list would overflow Lua's stack
+local stays = {}
+for s0 = 1, nb, 1000 do
+  local part = redis.call('HMGET', KEYS[1], unpack(fields, s0, math.min(s0 + 999, nb)))
+  for i = 1, #part do stays[s0 + i - 1] = part[i] end
+end
 local out = {}
 local n = 0
 for w = 6, #ARGV, 2 do
   local a = tonumber(ARGV[w])
   local b = tonumber(ARGV[w + 1])
-  local lo = a - maxstay
   local hi = b - m
-  if hi >= lo then
-    local k0 = math.max(0, math.floor(lo / bms) - first)
-    local k1 = math.min(nb - 1, math.floor(hi / bms) - first)
-    for k = k0, k1 do
+  local k0 = math.max(0, math.floor((a - maxstay) / bms) - first)
+  local k1 = math.min(nb - 1, math.floor(hi / bms) - first)
+  for k = k0, k1 do
+    -- no field: no visit starts in that bucket
+    local stay = tonumber(stays[k + 1] or '-1')
+    local lo = a - stay
+    if stay >= 0 and hi >= lo then
       local rows = redis.call('ZRANGE', KEYS[k + 2], lo, hi, 'BYSCORE')
       for i = 1, #rows do
         local member = rows[i]
@@ -63,11 +74,21 @@ end
 return out
 """
 
-#: Raise KEYS[1] to ARGV[1] if it is lower; ARGV[2] = TTL in seconds.
-RAISE_MAX: Final = """
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+#: Raise the longest stays of one venue: KEYS[1] = its stays hash; ARGV = ttl_s, oldest bucket
+#: kept, then (field, stay ms) pairs (`max` and bucket numbers). Fields of buckets older than
+#: the retention are dropped once the hash grows past 400 fields, so it stays small.
+RAISE_STAYS: Final = """
+for i = 3, #ARGV, 2 do
+  local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '-1')
+  if tonumber(ARGV[i + 1]) > cur then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+if redis.call('HLEN', KEYS[1]) > 400 then
+  local oldest = tonumber(ARGV[2])
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if f ~= 'max' and tonumber(f) < oldest then redis.call('HDEL', KEYS[1], f) end
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
 

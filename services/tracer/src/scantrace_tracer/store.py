@@ -42,7 +42,7 @@ DAY_MS: Final = 86_400_000
 _SCRIPTS: Final = {
     "add_scans": scripts.ADD_SCANS_READ_TAIL,
     "replace": scripts.REPLACE_VISITS,
-    "raise_max": scripts.RAISE_MAX,
+    "raise_stays": scripts.RAISE_STAYS,
     "co_present": scripts.CO_PRESENT,
 }
 #: EVALSHA names a script by its SHA-1 (Redis' choice, not a security use).
@@ -366,7 +366,8 @@ class TracerStore:
         bucket_ttl_extra_s = (self.retention_ms + DAY_MS) // 1000
         removed: dict[tuple[str, int], list[bytes]] = defaultdict(list)
         added: dict[tuple[str, int], list[Arg]] = defaultdict(list)
-        max_stay: dict[str, int] = {}
+        #: venue -> field (bucket number, and "max") -> longest stay added in this batch
+        max_stay: dict[str, dict[str, int]] = defaultdict(dict)
         for c in changes:
             for visit, n in c.gone:
                 removed[(visit.venue_id, bucket_of(visit.start))].append(
@@ -378,8 +379,10 @@ class TracerStore:
                     codec.visit_member(visit, c.person, n),
                 ]
                 stay = visit.end - visit.start
-                if stay > max_stay.get(visit.venue_id, -1):
-                    max_stay[visit.venue_id] = stay
+                stays = max_stay[visit.venue_id]
+                for field in ("max", str(bucket_of(visit.start))):
+                    if stay > stays.get(field, -1):
+                        stays[field] = stay
         commands: list[Command] = []
         for (venue, b), members in removed.items():
             commands.append(("ZREM", self.keys.venue_bucket(venue, b), *members))
@@ -387,17 +390,19 @@ class TracerStore:
             key = self.keys.venue_bucket(venue, b)
             commands.append(("ZADD", key, *scored))
             commands.append(("EXPIREAT", key, (b + 1) * BUCKET_MS // 1000 + bucket_ttl_extra_s))
-        for venue, stay in max_stay.items():
-            commands.append(
-                (
-                    "EVALSHA",
-                    _SHA["raise_max"],
-                    1,
-                    self.keys.venue_max_stay(venue),
-                    stay,
-                    bucket_ttl_extra_s + 90 * 86400,
-                )
-            )
+        oldest = bucket_of(self.clock() - self.retention_ms - DAY_MS)
+        for venue, stays in max_stay.items():
+            cmd: list[Arg] = [
+                "EVALSHA",
+                _SHA["raise_stays"],
+                1,
+                self.keys.venue_stays(venue),
+                bucket_ttl_extra_s + 90 * 86400,
+                oldest,
+            ]
+            for field, stay in stays.items():
+                cmd += [field, stay]
+            commands.append(cmd)
         return commands
 
     def _person_visit_commands(
@@ -496,7 +501,8 @@ class TracerStore:
         or with `clip` flat quadruples (window index, overlap start, overlap end, person_id).
 
         One pipelined round trip of server-side filtering scripts (one per venue); a venue whose
-        longest stay reaches further back than the buckets sent is asked again.
+        longest stay reaches further back than the buckets sent is asked again. (Splitting it in
+        concurrent pipelines, to decode one while Redis runs the next, was measured slower.)
         """
         results: list[list[Any] | None] = [None] * len(requests)
         lookback = dict.fromkeys(range(len(requests)), DEFAULT_LOOKBACK_MS)
@@ -517,7 +523,7 @@ class TracerStore:
                         "EVALSHA",
                         _SHA["co_present"],
                         2 + last - first,
-                        self.keys.venue_max_stay(venue),
+                        self.keys.venue_stays(venue),
                         *[self.keys.venue_bucket(venue, b) for b in range(first, last + 1)],
                         first,
                         BUCKET_MS,
