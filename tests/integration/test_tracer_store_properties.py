@@ -325,3 +325,42 @@ def test_scripts_forgotten_by_redis_are_loaded_again(
             await redis.aclose()
 
     asyncio.run(run())
+
+
+def test_a_redis_restarted_empty_gets_every_index_back_on_replay(
+    redis_url: str, namespace: str
+) -> None:
+    """The ingest remembers which venue stays it wrote; a Redis that lost them (its scripts gone
+    too) must get them again when the scans are replayed, or co-presence reads would miss."""
+    scans = [
+        RefScan(str(uuid.UUID(int=1)), "p1", "va", "in", BASE),
+        RefScan(str(uuid.UUID(int=2)), "p2", "va", "in", BASE + 5 * MIN),
+        RefScan(str(uuid.UUID(int=3)), "p1", "va", "out", BASE + 60 * MIN),
+        RefScan(str(uuid.UUID(int=4)), "p2", "va", "out", BASE + 50 * MIN),
+    ]
+    ns = f"{namespace}{uuid.uuid4().hex[:6]}."
+
+    async def venue_persons(store: TracerStore) -> list[str]:
+        return [f.person_id for f in await store.venue_visits("va", BASE, BASE + 90 * MIN)]
+
+    async def run() -> None:
+        redis = connect(redis_url)
+        fast = [FastPipe(redis_url), FastPipe(redis_url)]
+        store = TracerStore(redis, Keys(ns), clock=lambda: NOW, fast=fast)
+        try:
+            await store.apply_scans(scans)
+            assert await venue_persons(store) == ["p1", "p2"]
+            # "restart Redis empty": its data and its scripts are gone
+            await redis.delete(*[k async for k in redis.scan_iter(match=f"{ns}*")])
+            await redis.script_flush()
+            await store.apply_scans(scans)  # the replay from Kafka
+            assert await venue_persons(store) == ["p1", "p2"]
+        finally:
+            for lane in fast:
+                await lane.close()
+            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+    asyncio.run(run())

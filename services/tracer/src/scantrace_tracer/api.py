@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 
 from scantrace_common.auth import Principal, principal_from_request, require_roles
 from scantrace_common.events import AuditEvent
@@ -22,7 +23,7 @@ from scantrace_tracer import metrics, responses
 from scantrace_tracer.audit import AuditTrail
 from scantrace_tracer.cases import CaseService
 from scantrace_tracer.exposures import exposures
-from scantrace_tracer.fastpipe import FastPipe
+from scantrace_tracer.fastpipe import FastPipe, RedisReplyError
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.settings import TracerSettings
 from scantrace_tracer.store import TracerStore, wall_clock_ms
@@ -263,6 +264,7 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         description="Visits, exposures, occupancy and cases (SPEC section 5).",
     )
     app.include_router(router)
+    register_store_errors(app)
 
     @app.middleware("http")
     async def audit_refused_calls(
@@ -296,6 +298,25 @@ def _refused_call(request: Request, status: int) -> AuditEvent:
         status=status,
         at=wall_clock_ms(),
     )
+
+
+#: What a query that Redis could not serve gets: 503, not a 500 (the request was fine).
+STORE_UNAVAILABLE = (
+    "the visit store (Redis) did not answer in time; retry in a few seconds, or narrow the "
+    "query (a shorter window, or depth 1)"
+)
+
+
+def register_store_errors(app: FastAPI) -> None:
+    """Redis down, restarting or too slow for one query: 503 with Retry-After."""
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        return JSONResponse(
+            {"error": STORE_UNAVAILABLE}, status_code=503, headers={"Retry-After": "5"}
+        )
+
+    for error in (RedisError, RedisReplyError, TimeoutError, ConnectionError):
+        app.add_exception_handler(error, unavailable)
 
 
 def create_app_from_env() -> FastAPI:

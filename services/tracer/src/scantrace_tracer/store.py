@@ -52,6 +52,8 @@ _SHA: Final = {
 }
 #: Scripts per pipelined round trip of a co-presence read.
 CO_PRESENT_CHUNK: Final = 256
+#: How long the ingest trusts its memory of the venue stays it wrote (see `_stays_sent`).
+STAYS_CACHE_S: Final = 3600.0
 #: How many of a person's latest visits are read first; more are read only for late scans.
 TAIL_VISITS: Final = 8
 #: Buckets passed to a co-presence read reach back this far; the script asks for more if needed.
@@ -126,6 +128,12 @@ class TracerStore:
             self._readers.put_nowait(reader)
         self._has_readers = bool(readers)
         self._scripts_loaded = False
+        #: (venue, stays field) -> the stay this process last raised it to. A batch then sends
+        #: only the stays that grew, instead of one script call per venue it touched. Cleared
+        #: every hour (which also refreshes the hashes' TTL) and when Redis has forgotten the
+        #: scripts (NOSCRIPT: restarted, maybe empty).
+        self._stays_sent: dict[tuple[str, str], int] = {}
+        self._stays_sent_since = time.monotonic()
 
     # -- venue registry -------------------------------------------------------------------
 
@@ -183,6 +191,7 @@ class TracerStore:
         except (RedisReplyError, NoScriptError) as exc:
             if isinstance(exc, RedisReplyError) and not str(exc).startswith("NOSCRIPT"):
                 raise
+            self._stays_sent.clear()
             await self._load_scripts()
             return await self._send(commands, lane, plain)
 
@@ -356,13 +365,16 @@ class TracerStore:
                 )
             )
         # one round trip: venue buckets first, then the persons' visits (see the module doc)
-        await self._exec(
-            self._venue_bucket_commands(changes) + self._person_visit_commands(changes, lane), lane
-        )
+        bucket_commands, stays_raised = self._venue_bucket_commands(changes)
+        await self._exec(bucket_commands + self._person_visit_commands(changes, lane), lane)
+        self._stays_sent.update(stays_raised)
         return sum(len(c.added) for c in changes), sum(len(c.gone) for c in changes)
 
-    def _venue_bucket_commands(self, changes: Sequence[_PersonChange]) -> list[Command]:
-        """Removals first, then additions, grouped per bucket key: one ZREM and one ZADD each."""
+    def _venue_bucket_commands(
+        self, changes: Sequence[_PersonChange]
+    ) -> tuple[list[Command], dict[tuple[str, str], int]]:
+        """Removals first, then additions, grouped per bucket key: one ZREM and one ZADD each;
+        then the stays that grew. Also returns those stays, to remember once they are written."""
         bucket_ttl_extra_s = (self.retention_ms + DAY_MS) // 1000
         removed: dict[tuple[str, int], list[bytes]] = defaultdict(list)
         added: dict[tuple[str, int], list[Arg]] = defaultdict(list)
@@ -391,7 +403,19 @@ class TracerStore:
             commands.append(("ZADD", key, *scored))
             commands.append(("EXPIREAT", key, (b + 1) * BUCKET_MS // 1000 + bucket_ttl_extra_s))
         oldest = bucket_of(self.clock() - self.retention_ms - DAY_MS)
+        if time.monotonic() - self._stays_sent_since > STAYS_CACHE_S:
+            self._stays_sent.clear()
+            self._stays_sent_since = time.monotonic()
+        sent = self._stays_sent
+        raised: dict[tuple[str, str], int] = {}
         for venue, stays in max_stay.items():
+            grown = [
+                (field, stay)
+                for field, stay in stays.items()
+                if stay > sent.get((venue, field), -1)
+            ]
+            if not grown:
+                continue
             cmd: list[Arg] = [
                 "EVALSHA",
                 _SHA["raise_stays"],
@@ -400,10 +424,11 @@ class TracerStore:
                 bucket_ttl_extra_s + 90 * 86400,
                 oldest,
             ]
-            for field, stay in stays.items():
+            for field, stay in grown:
                 cmd += [field, stay]
+                raised[(venue, field)] = stay
             commands.append(cmd)
-        return commands
+        return commands, raised
 
     def _person_visit_commands(
         self, changes: Sequence[_PersonChange], lane: FastPipe | None
