@@ -159,12 +159,18 @@ def plot(results: Sequence[Result], docs_dir: Path) -> list[Path]:
     docs_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for file_name, (title, rows) in groups.items():
-        fig, ax = plt.subplots(figsize=(10, 0.55 * max(len(rows), 2) + 1.6))
+        fig, ax = plt.subplots(figsize=(12, 0.55 * max(len(rows), 2) + 1.6))
         if rows:
             labels = [f"{r['benchmark']}: {r['metric']} ({r['unit']})" for r in rows]
             ys = range(len(rows))
             values = [float(r["value"] or 0) for r in rows]
-            baselines = [float(r["baseline_value"] or 0) for r in rows]
+            # a baseline of another kind (the paced rate next to a delay) is context, not a bar
+            baselines = [
+                float(r["baseline_value"] or 0)
+                if r["ratio"] is not None and 1e-3 <= r["ratio"] <= 1e3
+                else 0.0
+                for r in rows
+            ]
             ax.barh([y + 0.2 for y in ys], values, height=0.4, label="scantrace", color="#2b6cb0")
             ax.barh(
                 [y - 0.2 for y in ys],
@@ -195,7 +201,7 @@ def plot(results: Sequence[Result], docs_dir: Path) -> list[Path]:
         ax.set_title(title)
         fig.tight_layout()
         path = docs_dir / file_name
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")  # long labels: keep them and the legend
         plt.close(fig)
         written.append(path)
     return written
