@@ -32,6 +32,9 @@ from scantrace_reporter.settings import ReporterSettings
 from scantrace_reporter.store import ComplianceStore
 
 log = logging.getLogger(__name__)
+
+#: How long a consumer may take to leave its group at shutdown.
+CONSUMER_STOP_TIMEOUT_S = 10.0
 T = TypeVar("T")
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
@@ -197,7 +200,9 @@ class ReporterConsumers:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for consumer in self._consumers:
             try:
-                await consumer.stop()
+                # bounded: leaving the group waits on the coordinator, which may be gone or
+                # slow; offsets are committed after each batch, so nothing is lost by giving up
+                await asyncio.wait_for(consumer.stop(), CONSUMER_STOP_TIMEOUT_S)
             except Exception:  # stopping anyway; the broker may be gone
                 log.exception("error stopping a consumer")
 

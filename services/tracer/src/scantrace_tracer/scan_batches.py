@@ -10,6 +10,7 @@ after a batch is applied; a crash before the commit replays it (the store's writ
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -64,7 +65,12 @@ class ScanBatches(Service):
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
+            try:
+                # bounded: leaving the group waits on a coordinator that may be gone; offsets
+                # are committed after each batch, so giving up loses nothing
+                await asyncio.wait_for(self._consumer.stop(), 10.0)
+            except Exception:
+                log.exception("error stopping the scans consumer")
 
     @Service.task
     async def _consume(self) -> None:
