@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -79,6 +79,16 @@ def _batches(items: list[RefScan], cuts: list[int]) -> Iterator[list[RefScan]]:
         yield items[start:cut]
         start = cut
     yield items[start:]
+
+
+async def _clean_up(redis: Redis, ns: str, pipes: Sequence[FastPipe] = ()) -> None:
+    """Close the test's connections and drop its namespace's keys."""
+    for pipe in pipes:
+        await pipe.close()
+    keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
 
 
 @pytest.fixture
@@ -181,10 +191,7 @@ def test_store_matches_reference(
                 use_fast,
             )
         finally:
-            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
+            await _clean_up(redis, ns)
 
     asyncio.run(run())
 
@@ -241,10 +248,7 @@ def test_long_histories_with_late_scans_match_reference(
                 data.draw(st.booleans()),
             )
         finally:
-            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
+            await _clean_up(redis, ns)
 
     asyncio.run(run())
 
@@ -281,12 +285,7 @@ def test_a_person_with_thousands_of_scans_in_one_batch(redis_url: str, namespace
             ]
             assert len(got) == 1500
         finally:
-            for lane in fast:
-                await lane.close()
-            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
+            await _clean_up(redis, ns, fast)
 
     asyncio.run(run())
 
@@ -317,12 +316,7 @@ def test_scripts_forgotten_by_redis_are_loaded_again(
                 (BASE + i * MIN, BASE + (i + 1) * MIN, "out") for i in (0, 2, 4)
             ]
         finally:
-            for lane in fast:
-                await lane.close()
-            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
+            await _clean_up(redis, ns, fast)
 
     asyncio.run(run())
 
@@ -356,11 +350,6 @@ def test_a_redis_restarted_empty_gets_every_index_back_on_replay(
             await store.apply_scans(scans)  # the replay from Kafka
             assert await venue_persons(store) == ["p1", "p2"]
         finally:
-            for lane in fast:
-                await lane.close()
-            keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
+            await _clean_up(redis, ns, fast)
 
     asyncio.run(run())

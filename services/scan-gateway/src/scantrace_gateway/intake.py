@@ -284,15 +284,19 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
     # which also words the error.
     person, lo, hi = ctx.person_id, ctx.min_time, ctx.max_time
     revoked = ctx.revoked
+
+    def judge_one(index: int, scan: ScanIn) -> None:
+        try:
+            record, scanned_at = judge_scan(scan, ctx, topic, id_checked=ids_checked)
+        except Invalid as exc:
+            judged.rejected.append(Rejection(index, scan.scan_id, exc.reason, str(exc)))
+            return
+        accepted.append((scan.scan_id, record, scanned_at))
+
     if len(items) < _TEMPLATE_MIN_ITEMS:
         # Building the template costs more than it saves for a scan or two.
         for index, scan in enumerate(items):
-            try:
-                record, scanned_at = judge_scan(scan, ctx, topic, id_checked=ids_checked)
-            except Invalid as exc:
-                judged.rejected.append(Rejection(index, scan.scan_id, exc.reason, str(exc)))
-                continue
-            accepted.append((scan.scan_id, record, scanned_at))
+            judge_one(index, scan)
         return judged
     template = _ScanTemplate(person, ctx.received_at, ctx.device_id)
     head, middle, tails, tail, mp = (
@@ -320,12 +324,7 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
                 )
                 accepted.append((scan_id, (topic, venue[1], value), ts))
                 continue
-        try:
-            record, scanned_at = judge_scan(scan, ctx, topic, id_checked=ids_checked)
-        except Invalid as exc:
-            judged.rejected.append(Rejection(index, scan.scan_id, exc.reason, str(exc)))
-            continue
-        accepted.append((scan.scan_id, record, scanned_at))
+        judge_one(index, scan)
     return judged
 
 
