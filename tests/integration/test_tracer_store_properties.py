@@ -97,6 +97,27 @@ def store_factory(redis_url: str, namespace: str) -> tuple[str, str]:
 
 
 async def _check(
+    redis_url: str,
+    namespace: str,
+    scans: list[RefScan],
+    order: list[int],
+    cuts: list[int],
+    venue_at: dict[str, int],
+    window: tuple[int, int],
+    m: int,
+    use_fast: bool,
+) -> None:
+    """Apply the scans in `order`, cut in batches, in a namespace of its own; compare with the
+    reference; drop the namespace."""
+    ns = f"{namespace}{uuid.uuid4().hex[:6]}."
+    redis = connect(redis_url)
+    try:
+        await _compare(redis, ns, scans, order, cuts, venue_at, window, m, redis_url, use_fast)
+    finally:
+        await _clean_up(redis, ns)
+
+
+async def _compare(
     redis: Redis,
     ns: str,
     scans: list[RefScan],
@@ -173,27 +194,8 @@ def test_store_matches_reference(
     hi = data.draw(st.integers(lo, 34 * 60))
     m = data.draw(st.sampled_from([0, 1, 15, 60]))
     use_fast = data.draw(st.booleans())
-    ns = f"{namespace}{uuid.uuid4().hex[:6]}."
-
-    async def run() -> None:
-        redis = connect(redis_url)
-        try:
-            await _check(
-                redis,
-                ns,
-                scans,
-                order,
-                cuts,
-                venue_at,
-                (BASE + lo * MIN, BASE + hi * MIN),
-                m,
-                redis_url,
-                use_fast,
-            )
-        finally:
-            await _clean_up(redis, ns)
-
-    asyncio.run(run())
+    window = (BASE + lo * MIN, BASE + hi * MIN)
+    asyncio.run(_check(redis_url, namespace, scans, order, cuts, venue_at, window, m, use_fast))
 
 
 @st.composite
@@ -230,27 +232,12 @@ def test_long_histories_with_late_scans_match_reference(
     late = data.draw(st.lists(st.sampled_from(in_order), max_size=10, unique=True))
     order = [i for i in in_order if i not in late] + late
     cuts = data.draw(st.lists(st.integers(0, len(scans)), max_size=8))
-    ns = f"{namespace}{uuid.uuid4().hex[:6]}."
-
-    async def run() -> None:
-        redis = connect(redis_url)
-        try:
-            await _check(
-                redis,
-                ns,
-                scans,
-                order,
-                cuts,
-                dict.fromkeys(VENUES, 0),
-                (BASE - 60 * MIN, BASE + 32 * 60 * MIN),
-                15 * MIN,
-                redis_url,
-                data.draw(st.booleans()),
-            )
-        finally:
-            await _clean_up(redis, ns)
-
-    asyncio.run(run())
+    window = (BASE - 60 * MIN, BASE + 32 * 60 * MIN)
+    use_fast = data.draw(st.booleans())
+    venue_at = dict.fromkeys(VENUES, 0)
+    asyncio.run(
+        _check(redis_url, namespace, scans, order, cuts, venue_at, window, 15 * MIN, use_fast)
+    )
 
 
 def test_a_person_with_thousands_of_scans_in_one_batch(redis_url: str, namespace: str) -> None:
