@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from scantrace_cli.stack import LocalRedis
+from scantrace_common.timeparse import local_date
 from scantrace_common.topics import SCANS, topic_name
 from tests.chaos.checker import History, check
 from tests.chaos.compare import (
@@ -34,7 +35,7 @@ from tests.chaos.compare import (
 from tests.chaos.kafka_log import copies_by_id, read_scans
 from tests.chaos.load import Batch, PlannedScan, ScanLoad, plan_scans
 from tests.chaos.stack import ChaosStack, save_result
-from tests.chaos.world import register_world, scan_window_today
+from tests.chaos.world import TZ, register_world, scan_window_today
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(480)]
 
@@ -49,6 +50,7 @@ def test_redis_lost_then_rebuilt_from_kafka_answers_the_same(
     admin, epi = stack.token("admin"), stack.token("epidemiologist")
     world = register_world(stack.url("reporter"), admin, "k4", venues=12, seed=4)
     start, end = scan_window_today()
+    day = local_date(start, TZ)
     batches = plan_scans(
         persons=30,
         venues=world.venue_ids,
@@ -61,14 +63,14 @@ def test_redis_lost_then_rebuilt_from_kafka_answers_the_same(
     )
     persons = sorted({b.person_id for b in batches})
     health = register_health(
-        stack.url("reporter"), gateway.address, admin, stack.auth_secret, world, persons[:6]
+        stack.url("reporter"), gateway.address, admin, stack.auth_secret, world, persons[:6], day
     )
     history = History()
     asyncio.run(
         ScanLoad(gateway.address, stack.auth_secret, stack.signer.sign, history).run(batches)
     )
 
-    probe = Probe.of(persons, seed=4)
+    probe = Probe.of(persons, seed=4, day=day)
     topic = topic_name(SCANS, stack.namespace)
 
     def answers() -> dict[str, object]:

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from scantrace_common.timeparse import local_date
 from scantrace_common.topics import SCANS, topic_name
 from tests.chaos.checker import History, check
 from tests.chaos.compare import (
@@ -31,7 +32,7 @@ from tests.chaos.compare import (
 from tests.chaos.kafka_log import copies_by_id, read_scans
 from tests.chaos.load import ScanLoad, plan_scans
 from tests.chaos.stack import ChaosStack, save_result, wait_for
-from tests.chaos.world import register_world, scan_window_today
+from tests.chaos.world import TZ, register_world, scan_window_today
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(480)]
 
@@ -47,6 +48,7 @@ def test_tracer_and_reporter_killed_mid_stream_match_the_reference(chaos_stack: 
     admin, epi = stack.token("admin"), stack.token("epidemiologist")
     world = register_world(stack.url("reporter"), admin, "k3", venues=20, seed=3)
     start, end = scan_window_today()
+    day = local_date(start, TZ)
     batches = plan_scans(
         persons=60,
         venues=world.venue_ids,
@@ -59,7 +61,7 @@ def test_tracer_and_reporter_killed_mid_stream_match_the_reference(chaos_stack: 
     )
     persons = sorted({b.person_id for b in batches})
     health = register_health(
-        stack.url("reporter"), gateway.address, admin, stack.auth_secret, world, persons[:9]
+        stack.url("reporter"), gateway.address, admin, stack.auth_secret, world, persons[:9], day
     )
     history = History()
     load = ScanLoad(
@@ -89,7 +91,7 @@ def test_tracer_and_reporter_killed_mid_stream_match_the_reference(chaos_stack: 
 
     scans = asyncio.run(read_scans(stack.kafka.address, topic_name(SCANS, stack.namespace)))
     verdict = check(history, copies_by_id(scans))
-    probe = Probe.of(persons, seed=3)
+    probe = Probe.of(persons, seed=3, day=day)
     want = expected_answers(world, scans, health, probe)
     got, waited = settle_answers(
         lambda: read_answers(stack.url("tracer"), stack.url("reporter"), epi, admin, world, probe),

@@ -24,17 +24,17 @@ def overlaps_closed(visit: Visit, t1: int, t2: int) -> bool:
 
 
 def reference_person_visits(visits: VisitsInput, person_id: str, t1: int, t2: int) -> list[Visit]:
-    """Every visit of the person overlapping [t1, t2], unclipped, by start, venue_id, end."""
+    """Every visit of the person overlapping [t1, t2], unclipped, by start, venue_id, end, closed_by."""
     found = [
         v for v in all_visits(visits) if v.person_id == person_id and overlaps_closed(v, t1, t2)
     ]
-    return sorted(found, key=lambda v: (v.start, v.venue_id, v.end))
+    return sorted(found, key=lambda v: (v.start, v.venue_id, v.end, v.closed_by))
 
 
 def reference_venue_visits(visits: VisitsInput, venue_id: str, t1: int, t2: int) -> list[Visit]:
-    """Every visit at the venue overlapping [t1, t2], unclipped, by start, person_id, end."""
+    """Every visit at the venue overlapping [t1, t2], unclipped, by start, person_id, end, closed_by."""
     found = [v for v in all_visits(visits) if v.venue_id == venue_id and overlaps_closed(v, t1, t2)]
-    return sorted(found, key=lambda v: (v.start, v.person_id, v.end))
+    return sorted(found, key=lambda v: (v.start, v.person_id, v.end, v.closed_by))
 
 
 def reference_occupancy(visits: VisitsInput, venue_id: str, now: int) -> int:
