@@ -118,3 +118,22 @@ async def test_sigkill_and_restart_keep_records_and_offsets(tmp_path: Path) -> N
         assert await _committed(broker.address, topic, "crash-group") == COUNT
     finally:
         await asyncio.to_thread(broker.stop)
+
+
+@pytest.mark.kafka_only
+async def test_a_kept_cluster_id_starting_with_a_dash_still_formats(tmp_path: Path) -> None:
+    reason = missing_prerequisites()
+    if reason is not None:
+        pytest.skip(f"Apache Kafka cannot run here: {reason}")
+    state = tmp_path / "state"
+    (state / "kafka").mkdir(parents=True)
+    # One fresh id in 64 started so before the fix; a state folder may still keep one.
+    (state / "kafka" / "cluster-id").write_text("-7QTA1A5gehwLTSSLaFxnw\n")
+    broker = LocalKafka(state, 0)
+    broker.start()
+    try:
+        namespace = "dash."
+        await ensure_topics(broker.address, namespace, partitions_override=1)
+        await _produce(broker.address, topic_name(SCANS, namespace), idempotent=True)
+    finally:
+        await asyncio.to_thread(broker.stop)

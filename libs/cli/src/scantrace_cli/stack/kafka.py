@@ -68,8 +68,15 @@ _DEFAULT_JVM = "-Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOn
 
 
 def _new_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, base64url without padding (what kafka-storage makes)."""
-    return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+    """A Kafka cluster id: 16 random bytes, base64url without padding (what kafka-storage makes).
+
+    Like Kafka's own `Uuid.randomUuid`, never one that starts with "-": command lines read it
+    as an option (one fresh state folder in 64 failed to format).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class LocalKafka(LocalServer):
@@ -179,8 +186,8 @@ class LocalKafka(LocalServer):
                     *self._jvm(),
                     "kafka.tools.StorageTool",
                     "format",
-                    "--cluster-id",
-                    cluster_id,
+                    # one argument: an id kept from before the fix may still start with "-"
+                    f"--cluster-id={cluster_id}",
                     "--config",
                     str(config),
                     "--ignore-formatted",
