@@ -49,7 +49,7 @@ bench: ## run every benchmark; writes bench/results/latest.{json,md}
 	@scripts/bootstrap.sh --bench
 	uv run python -m bench.run_all
 
-demo: ## start the stack if needed, simulate one day of a small province, print the summary
+demo: ## start the stack if needed, simulate yesterday and today of a small province, print the summary
 	@scripts/bootstrap.sh --run
 	scripts/demo.sh
 

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from scantrace_cli.sim.client import HttpError, open_session, send
-from scantrace_cli.sim.driver import DriveStats, Endpoints
+from scantrace_cli.sim.driver import FUTURE_MARGIN_MS, DriveStats, Endpoints
 from scantrace_cli.sim.model import Workload
 from scantrace_cli.sim.tables import render_table
 from scantrace_common.timeparse import day_bounds
@@ -146,9 +146,16 @@ async def summarize(
                 parts.append(
                     compliance_table(body, names) if body else "Compliance: the reporter refused"
                 )
+                if body and stats.scans_not_due:
+                    parts[-1] += (
+                        f"\n(today so far: {stats.scans_not_due:,} simulated scans lie ahead in "
+                        f"{workload.tz} and were not sent; run again later for more of the day)"
+                    )
             except HttpError as exc:
                 parts.append(f"Compliance: the reporter is not reachable ({exc!r})")
-        scanners = sorted({s.person_id for s in workload.scans})
+        # a person whose scans were sent: scans not due yet reach no one
+        due = time.time() * 1000 + FUTURE_MARGIN_MS
+        scanners = sorted({s.person_id for s in workload.scans if s.scanned_at <= due})
         if scanners:
             person = random.Random(seed).choice(scanners)
             t1, _ = day_bounds(date.fromisoformat(workload.first_date), workload.tz)
