@@ -9,10 +9,15 @@ Each wrk run also records the CPU seconds the broker and Redis used meanwhile.
 Servers are pinned to core 0 and wrk to core 1 where `taskset` exists. Uses the broker and Redis
 of SCANTRACE_KAFKA_BOOTSTRAP / SCANTRACE_REDIS_URL when set, else starts its own on free ports.
 Writes bench/results/gateway.json and gateway.md.
+
+A subset for quick comparisons (prints the wrk figures, writes no results):
+`--only hello|single|batch` (repeatable) and `--ack kafka|spool`, e.g.
+`python -m bench.gateway.run --only hello --only single --ack kafka`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -243,7 +248,23 @@ def server_pids(state: Path, redis_url: str) -> dict[str, int]:
     return found
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("hello", "single", "batch"),
+        help="run only these gateway loads (no baselines, no results written)",
+    )
+    parser.add_argument("--ack", action="append", choices=("kafka", "spool"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    whole = options.only is None and options.ack is None
+    parts = set(options.only or ("hello", "single", "batch"))
+    acks = options.ack or ["kafka", "spool"]
     from scantrace_common.auth import mint_device_token
     from scantrace_common.events import ScanEvent, encode
     from scantrace_common.qr import QrSigner
@@ -264,6 +285,24 @@ def main() -> int:
         with servers(state) as (bootstrap, redis_url):
             asyncio.run(ensure_topics(bootstrap, namespace))
             topic = topic_name(SCANS, namespace)
+            if not whole:
+                OTHERS.update(server_pids(state, redis_url))
+                env = gateway_env_base(bootstrap, redis_url, namespace, secret, signer)
+                if "hello" in parts:
+                    for name, run in zip(
+                        ("hello", "hello_half"), measure_hello(env, state), strict=True
+                    ):
+                        print(name, json.dumps(run), flush=True)
+                subset = {
+                    ack: measure_gateway(
+                        ack, env, state, [token, "bench-person", scanned_at], qrs, parts
+                    )
+                    for ack in acks
+                }
+                for ack, measured in subset.items():
+                    for name, run in measured.items():
+                        print(f"{name}[ack={ack}]", json.dumps(run), flush=True)
+                return 0
             now = int(time.time() * 1000)
             events = [
                 (
@@ -291,44 +330,9 @@ def main() -> int:
             )
             del events
 
-            env = {
-                **os.environ,
-                "PYTHONPATH": str(REPO),
-                "SCANTRACE_KAFKA_BOOTSTRAP": bootstrap,
-                "SCANTRACE_REDIS_URL": redis_url,
-                "SCANTRACE_NAMESPACE": namespace,
-                "SCANTRACE_AUTH_SECRET": secret,
-                "SCANTRACE_QR_VERIFY_KEYS": signer.public_env_value(),
-                "SCANTRACE_RATE_LIMITS": "off",
-                "SCANTRACE_GATEWAY_WORKERS": "1",
-                "SCANTRACE_LOG_LEVEL": "WARNING",
-            }
-            env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            env = gateway_env_base(bootstrap, redis_url, namespace, secret, signer)
 
-            print("hello world ...", flush=True)
-            port = free_port()
-            hello_argv = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.gateway.hello:app",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ]
-            base = f"http://127.0.0.1:{port}"
-            with serve(hello_argv, env, f"{base}/docs", state / "hello.log") as pid:
-                hello = load(f"{base}/hello", "hello.lua", ["0"], pid)
-                hello_delay = str(half_load_delay_ms(hello["rps"]))
-                hello_half = load(f"{base}/hello", "hello.lua", [hello_delay], pid)
+            hello, hello_half = measure_hello(env, state)
 
             args = [token, "bench-person", scanned_at]
             gateway_runs = {
@@ -360,8 +364,49 @@ def main() -> int:
     return 0
 
 
+def measure_hello(env: dict[str, str], state: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The hello-world baseline at full and about half load."""
+    print("hello world ...", flush=True)
+    port = free_port()
+    hello_argv = [
+        sys.executable, "-m", "uvicorn", "bench.gateway.hello:app", "--port", str(port),
+        "--workers", "1", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    with serve(hello_argv, env, f"{base}/docs", state / "hello.log") as pid:
+        hello = load(f"{base}/hello", "hello.lua", ["0"], pid)
+        hello_delay = str(half_load_delay_ms(hello["rps"]))
+        hello_half = load(f"{base}/hello", "hello.lua", [hello_delay], pid)
+    return hello, hello_half
+
+
+def gateway_env_base(
+    bootstrap: str, redis_url: str, namespace: str, secret: str, signer: Any
+) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "SCANTRACE_KAFKA_BOOTSTRAP": bootstrap,
+        "SCANTRACE_REDIS_URL": redis_url,
+        "SCANTRACE_NAMESPACE": namespace,
+        "SCANTRACE_AUTH_SECRET": secret,
+        "SCANTRACE_QR_VERIFY_KEYS": signer.public_env_value(),
+        "SCANTRACE_RATE_LIMITS": "off",
+        "SCANTRACE_GATEWAY_WORKERS": "1",
+        "SCANTRACE_LOG_LEVEL": "WARNING",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
 def measure_gateway(
-    ack: str, env: dict[str, str], state: Path, args: list[str], qrs: list[str]
+    ack: str,
+    env: dict[str, str],
+    state: Path,
+    args: list[str],
+    qrs: list[str],
+    parts: set[str] | frozenset[str] = frozenset({"single", "batch"}),
 ) -> dict[str, dict[str, Any]]:
     """Single-scan full and half load, then 500-scan msgpack arrays, with SCANTRACE_GATEWAY_ACK."""
     print(f"gateway (ack={ack}) ...", flush=True)
@@ -374,12 +419,18 @@ def measure_gateway(
         "SCANTRACE_STATE_DIR": str(state / f"gateway-{ack}"),
     }
     argv = [sys.executable, "-m", "scantrace_gateway"]
+    measured: dict[str, dict[str, Any]] = {}
     with serve(argv, gateway_env, f"{base}/readyz", state / f"gateway-{ack}.log") as pid:
-        single = load(f"{base}/v1/scans", "single.lua", [*args, "0", *qrs], pid)
-        half_delay = str(half_load_delay_ms(single["rps"]))
-        single_half = load(f"{base}/v1/scans", "single.lua", [*args, half_delay, *qrs], pid)
-        batch_args = [*args, str(BATCH_SIZE), *qrs]
-        batch = load(f"{base}/v1/scans", "batch.lua", batch_args, pid, BATCH_CONNECTIONS)
+        if "single" in parts:
+            single = load(f"{base}/v1/scans", "single.lua", [*args, "0", *qrs], pid)
+            half_delay = str(half_load_delay_ms(single["rps"]))
+            single_half = load(f"{base}/v1/scans", "single.lua", [*args, half_delay, *qrs], pid)
+            measured.update(single=single, single_half=single_half)
+        if "batch" in parts:
+            batch_args = [*args, str(BATCH_SIZE), *qrs]
+            measured["batch"] = load(
+                f"{base}/v1/scans", "batch.lua", batch_args, pid, BATCH_CONNECTIONS
+            )
         # Delivery is part of the work: wait until the spool is empty before stopping.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -389,7 +440,7 @@ def measure_gateway(
             time.sleep(0.5)
         else:
             print(f"WARNING: ack={ack}: the spool was not empty 60 s after the run")
-    return {"single": single, "single_half": single_half, "batch": batch}
+    return measured
 
 
 def gateway_results(
