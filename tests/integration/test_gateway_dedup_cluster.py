@@ -1,4 +1,4 @@
-"""The duplicate check on a real Redis Cluster: every key passed as a key, none built in Lua.
+"""The duplicate check on a real Redis Cluster: every command has one key, none built in Lua.
 
 A one-node cluster (all 16384 slots on one `redis-server --cluster-enabled yes`) enforces the
 same rules as a big one: a command whose keys span slots fails with CROSSSLOT, and the cluster
@@ -113,6 +113,11 @@ async def test_redis_deduper_works_on_a_cluster(cluster: RedisCluster) -> None:
         assert await deduper.seen(ids) == [False] * 200
         await deduper.mark(ids[:150] + ids[:10])  # repeats within one batch are fine
         assert await deduper.seen(ids) == [True] * 150 + [False] * 50
-        assert 0 < await cluster.ttl(prefix + ids[0]) <= 600
+        since = int(time.time() * 1000) - 300_000  # the narrowed look of a fresh scan
+        assert await deduper.seen(ids, since) == [True] * 150 + [False] * 50
+        keys = [key async for key in cluster.scan_iter(prefix + "*")]
+        assert len(keys) > 1  # the shards of one bucket, each its own key (and slot)
+        for key in keys:
+            assert 0 < await cluster.ttl(key) <= 2 * 600
     finally:
         await deduper.close()

@@ -1,7 +1,7 @@
 """The gateway's hand-built wire bytes equal what the libraries would produce.
 
 Two hot-path shortcuts build bytes without the library that normally does it: scan events
-from per-request pieces (`intake._ScanTemplate`) and Redis commands (`dedup._pack`).
+from per-request pieces (`intake._ScanTemplate`) and Redis commands (`dedup._command`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from scantrace_common.events import ScanEvent, decode, encode
 from scantrace_common.qr import QrSigner, QrVerifier
-from scantrace_gateway.dedup import _pack
+from scantrace_gateway.dedup import _command
 from scantrace_gateway.intake import Context, decode_scans
 
 pytestmark = pytest.mark.unit
@@ -76,19 +76,15 @@ def test_fast_path_events_are_the_struct_encoding(copies: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("head", "keys", "tail", "expected"),
+    ("head", "members"),
     [
-        ((b"MGET",), [b"ab", b"cd"], (), b"*3\r\n$4\r\nMGET\r\n$2\r\nab\r\n$2\r\ncd\r\n"),
-        (
-            (b"EVALSHA", b"f00", b"2"),
-            [b"a", b"bcd"],
-            (b"60",),
-            b"*6\r\n$7\r\nEVALSHA\r\n$3\r\nf00\r\n$1\r\n2\r\n$1\r\na\r\n$3\r\nbcd\r\n$2\r\n60\r\n",
-        ),
-        ((b"MGET",), [], (), b"*1\r\n$4\r\nMGET\r\n"),
+        ((b"SMISMEMBER", b"ns.gateway:scan:seen:1:a"), [str(uuid.uuid4()) for _ in range(3)]),
+        ((b"SADD", b"k"), ["ab", "cde", "f"]),  # lengths differ
+        ((b"SADD", b"k"), ["é1", "ab"]),  # one length in characters, not in bytes
+        ((b"EXPIREAT", b"k", b"1700000000"), []),
     ],
 )
-def test_redis_commands_are_resp(
-    head: tuple[bytes, ...], keys: list[bytes], tail: tuple[bytes, ...], expected: bytes
-) -> None:
-    assert _pack(head, keys, tail) == expected
+def test_redis_commands_are_resp(head: tuple[bytes, ...], members: list[str]) -> None:
+    args = [*head, *(member.encode() for member in members)]
+    expected = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in args)
+    assert _command(*head, members=members) == expected

@@ -67,13 +67,16 @@ async def post_scans(request: Request) -> Response:
 
     accepted = judged.accepted
     ids = [scan_id for scan_id, _, _ in accepted]
-    # Look only; the ids are marked after the publish made them durable (see dedup.py).
-    seen = await gateway.scan_deduper.seen(ids)
+    times = [scanned_at for _, _, scanned_at in accepted]
+    # Look only; the ids are marked after the publish made them durable (see dedup.py). No
+    # scan can have been marked before its own time minus the clock tolerance.
+    since = min(times) - gateway.max_future_ms if times else None
+    seen = await gateway.scan_deduper.seen(ids, since)
     to_publish: list[Record]
     if not any(seen) and len(set(ids)) == len(ids):  # the usual case: no loop per scan
         to_publish = [record for _, record, _ in accepted]
         new_ids = ids
-        scanned = [scanned_at for _, _, scanned_at in accepted]
+        scanned = times
     else:
         to_publish, new_ids, scanned = [], [], []
         for (scan_id, record, scanned_at), is_new in zip(
