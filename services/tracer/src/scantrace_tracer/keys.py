@@ -42,6 +42,12 @@ class Keys:
         """HASH venue_id -> dwell in minutes, from venues.v1."""
         return f"{self.prefix}venues"
 
+    def ingest_epoch(self, lane: int) -> str:
+        """STRING counter the ingest increments with every batch on a lane: a value other than
+        the one it expects means Redis is not as it left it (emptied, restored, another
+        writer), so what it remembers of the persons is dropped."""
+        return f"{self.prefix}ingest:epoch:{lane}"
+
     @property
     def open_visits(self) -> str:
         """ZSET person_id -> end of their still-open last visit (for the open-visits gauge)."""

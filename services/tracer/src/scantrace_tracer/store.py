@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
@@ -26,10 +27,19 @@ from scantrace_common.venue_kinds import UNKNOWN_VENUE_DWELL_MINUTES
 from scantrace_tracer import codec, scripts
 from scantrace_tracer.fastpipe import Arg, Command, FastPipe, RedisReplyError
 from scantrace_tracer.keys import BUCKET_MS, Keys, bucket_of
+from scantrace_tracer.tails import (
+    UNCHANGED,
+    FromMemory,
+    Tail,
+    Tails,
+    derive_from_memory,
+    remembered_tail,
+)
 from scantrace_tracer.visits import (
     FROM_SCRATCH,
     MAX_VISIT_MS,
     MINUTE_MS,
+    Derived,
     Restart,
     Scan,
     Visit,
@@ -37,6 +47,8 @@ from scantrace_tracer.visits import (
     numbered,
     plan_restart,
 )
+
+log = logging.getLogger(__name__)
 
 DAY_MS: Final = 86_400_000
 _SCRIPTS: Final = {
@@ -56,6 +68,10 @@ CO_PRESENT_CHUNK: Final = 256
 STAYS_CACHE_S: Final = 3600.0
 #: How many of a person's latest visits are read first; more are read only for late scans.
 TAIL_VISITS: Final = 8
+#: Persons whose tail the ingest remembers (`tails`), by default; 0 reads every tail back.
+TAILS_REMEMBERED: Final = 100_000
+#: How often a remembered person's keys get their TTL again (it is retention + 1 day).
+TTL_REFRESH_S: Final = 3600.0
 #: Buckets passed to a co-presence read reach back this far; the script asks for more if needed.
 DEFAULT_LOOKBACK_MS: Final = 26 * 3600 * 1000
 
@@ -98,6 +114,8 @@ class ApplyResult:
     visits_added: int
     visits_removed: int
     skipped_expired: int
+    #: persons derived from the memory of their tail, without reading Redis back
+    from_memory: int = 0
 
 
 class TracerStore:
@@ -110,6 +128,7 @@ class TracerStore:
         clock: Callable[[], int] = wall_clock_ms,
         fast: FastPipe | Sequence[FastPipe] | None = None,
         readers: Sequence[FastPipe] = (),
+        tails_remembered: int = TAILS_REMEMBERED,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -134,6 +153,11 @@ class TracerStore:
         #: scripts (NOSCRIPT: restarted, maybe empty).
         self._stays_sent: dict[tuple[str, str], int] = {}
         self._stays_sent_since = time.monotonic()
+        #: The tails of recently written persons (one writer per person: this process), so an
+        #: append is derived without reading Redis back; see `tails`. Only on the fast lanes.
+        self.tails = Tails(tails_remembered)
+        #: lane -> the ingest epoch Redis answered to this process's last batch on it.
+        self._epochs: dict[int, int] = {}
 
     # -- venue registry -------------------------------------------------------------------
 
@@ -217,15 +241,15 @@ class TracerStore:
         """Add scans to their persons' logs and derive again the visits they can change."""
         lanes = self.lanes
         if len(lanes) == 1:
-            return await self._apply_scans(scans, lanes[0])
+            return await self._apply_scans(scans, lanes[0], 0)
         parts: list[list[ScanLike]] = [[] for _ in lanes]
         for s in scans:
             parts[hash(s.person_id) % len(lanes)].append(s)
         # a TaskGroup: when one part fails the others are cancelled before the batch is retried
         async with asyncio.TaskGroup() as group:
             tasks = [
-                group.create_task(self._apply_scans(p, lane))
-                for p, lane in zip(parts, lanes, strict=True)
+                group.create_task(self._apply_scans(p, lane, i))
+                for i, (p, lane) in enumerate(zip(parts, lanes, strict=True))
             ]
         done = [t.result() for t in tasks]
         return ApplyResult(
@@ -233,27 +257,122 @@ class TracerStore:
             sum(r.visits_added for r in done),
             sum(r.visits_removed for r in done),
             sum(r.skipped_expired for r in done),
+            sum(r.from_memory for r in done),
         )
 
-    async def _apply_scans(self, scans: Iterable[ScanLike], lane: FastPipe | None) -> ApplyResult:
+    async def _apply_scans(
+        self, scans: Iterable[ScanLike], lane: FastPipe | None, index: int = 0
+    ) -> ApplyResult:
         cutoff = self.clock() - self.retention_ms
-        by_person: dict[str, dict[bytes, int]] = defaultdict(dict)
-        earliest: dict[str, int | None] = {}
+        groups: dict[str, list[ScanLike]] = {}
         skipped = 0
         for s in scans:
             if s.scanned_at < cutoff:
                 skipped += 1  # older than retention: neither stored nor counted
                 continue
-            by_person[s.person_id][codec.scan_member(s.scan_id, s.direction, s.venue_id)] = (
-                s.scanned_at
-            )
-            prev = earliest.get(s.person_id)
-            earliest[s.person_id] = s.scanned_at if prev is None else min(prev, s.scanned_at)
-        if not by_person:
+            group = groups.get(s.person_id)
+            if group is None:
+                groups[s.person_id] = [s]
+            else:
+                group.append(s)
+        if not groups:
             return ApplyResult(0, 0, 0, skipped)
+        # tails are remembered on the fast lanes (the worker's); through redis-py, always read back
+        remember = lane is not None and self.tails.capacity > 0
+        try:
+            return await self._apply_groups(groups, lane, index, remember, skipped)
+        except BaseException:
+            self.tails.clear()  # some writes may be missing: memory must not claim them
+            raise
+
+    async def _apply_groups(
+        self,
+        groups: dict[str, list[ScanLike]],
+        lane: FastPipe | None,
+        index: int,
+        remember: bool,
+        skipped: int,
+    ) -> ApplyResult:
+        tails = self.tails
+        generation = tails.generation
+        now = time.monotonic()
+        ttl = self._ttl_s()
+        #: persons derived from memory: their change, and what to remember once it is written
+        known: dict[str, tuple[_PersonChange, Tail]] = {}
+        #: persons whose scans were all remembered as logged already
+        unchanged: list[str] = []
+        #: persons read back from Redis: their scans' members and scores
+        misses: dict[str, dict[bytes, int]] = {}
+        first: list[Command] = [("INCR", self.keys.ingest_epoch(index))] if remember else []
+        for person, group in groups.items():
+            pairs = [(codec.scan_member(s.scan_id, s.direction, s.venue_id), s) for s in group]
+            tail = tails.take(person) if remember else None
+            if tail is not None:
+                got = derive_from_memory(
+                    tail,
+                    [Scan(m[1:17].hex(), s.venue_id, s.direction, s.scanned_at) for m, s in pairs],  # type: ignore[arg-type]
+                    self.dwell_ms,
+                )
+                if got is UNCHANGED:
+                    unchanged.append(person)
+                    tails.put(person, tail, generation)
+                    continue
+                if isinstance(got, FromMemory):
+                    # the TTL (22 days) is refreshed now and then, not on every write
+                    refresh = now - got.tail.ttl_at > TTL_REFRESH_S
+                    if refresh:
+                        got.tail.ttl_at = now
+                    change = _change(
+                        person, got.old, got.derived.visits, _open_until(got.derived), refresh
+                    )
+                    known[person] = (change, got.tail)
+                    log_key = self.keys.scan_log(person)
+                    cmd: list[Arg] = ["ZADD", log_key]
+                    for m, s in pairs:
+                        cmd += [s.scanned_at, m]
+                    first.append(cmd)
+                    if refresh:
+                        first.append(("EXPIRE", log_key, ttl))
+                    continue
+            misses[person] = {m: s.scanned_at for m, s in pairs}
+        first += self._add_scans_commands(misses, groups)
+        replies = await self._exec(first, lane)
+        read_back = replies[len(replies) - len(misses) :]
+        if remember and not self._epoch_is_ours(index, int(replies[0])):
+            # this Redis may not hold what memory says: everyone of the batch is read back
+            self._forget()
+            generation = tails.generation
+            again = {p: _members(groups[p]) for p in [*known, *unchanged]}
+            read_back += await self._exec(self._add_scans_commands(again, groups), lane)
+            misses.update(again)
+            known.clear()
+        earliest: dict[str, int | None] = {}
+        read: dict[str, tuple[list[Visit], bool]] = {}
+        logs: dict[str, _ScanRead] = {}
+        for person, (card, tail_rows, lo, rows) in zip(misses, read_back, strict=True):
+            earliest[person] = min(s.scanned_at for s in groups[person])
+            read[person] = (
+                [codec.decode_person_visit(m) for m in tail_rows],
+                card == len(tail_rows),
+            )
+            logs[person] = _ScanRead(None if lo == b"-inf" else float(lo), rows)
+        changes, remembered = await self._derive(earliest, read, logs, lane, remember)
+        changes += [change for change, _ in known.values()]
+        added, removed = await self._write(changes, lane)
+        if remember:
+            for person, (_, tail) in known.items():
+                tails.put(person, tail, generation)
+            for person, tail in remembered.items():
+                tails.put(person, tail, generation)
+        return ApplyResult(len(groups), added, removed, skipped, len(known) + len(unchanged))
+
+    def _add_scans_commands(
+        self, persons: Mapping[str, dict[bytes, int]], groups: Mapping[str, list[ScanLike]]
+    ) -> list[Command]:
+        """Per person: add the scans, read back the tail of visits and the scans to re-walk."""
         ttl = self._ttl_s()
         commands: list[Command] = []
-        for person, members in by_person.items():
+        for person, members in persons.items():
             cmd: list[Arg] = [
                 "EVALSHA",
                 _SHA["add_scans"],
@@ -262,19 +381,38 @@ class TracerStore:
                 self.keys.person_visits(person),
                 ttl,
                 TAIL_VISITS,
-                earliest[person] or 0,
+                min(s.scanned_at for s in groups[person]),
             ]
             for member, score in members.items():
                 cmd += [score, member]
             commands.append(cmd)
-        replies = await self._exec(commands, lane)
-        tails: dict[str, tuple[list[Visit], bool]] = {}
-        logs: dict[str, _ScanRead] = {}
-        for person, (card, tail, lo, rows) in zip(by_person, replies, strict=True):
-            tails[person] = ([codec.decode_person_visit(m) for m in tail], card == len(tail))
-            logs[person] = _ScanRead(None if lo == b"-inf" else float(lo), rows)
-        added, removed = await self.rederive(earliest, tails, logs, lane)
-        return ApplyResult(len(by_person), added, removed, skipped)
+        return commands
+
+    def _epoch_is_ours(self, index: int, epoch: int) -> bool:
+        """Whether Redis counted exactly one batch on this lane since this process's last one.
+
+        Anything else means the memory of tails may not match this Redis: it was emptied or
+        restored from an older copy, or another worker writes to it (one writer per person).
+        """
+        last = self._epochs.get(index)
+        self._epochs[index] = epoch
+        if last is None:
+            return False  # first batch of this process: nothing remembered yet
+        if epoch != last + 1:
+            log.warning(
+                "Redis ingest epoch %d on lane %d, expected %d: Redis was emptied, restored or "
+                "written by another worker; tails are read back from Redis",
+                epoch,
+                index,
+                last + 1,
+            )
+            return False
+        return True
+
+    def _forget(self) -> None:
+        """Drop what this process remembers of Redis (tails and venue stays)."""
+        self.tails.clear()
+        self._stays_sent.clear()
 
     async def rederive(
         self,
@@ -288,7 +426,22 @@ class TracerStore:
         `tails`: each person's latest visits and whether that is all of them, when known;
         `logs`: the scans already read for each person, from some time on.
         """
+        self.tails.clear()  # a venue's dwell changed, or a caller re-derives: read everything back
+        changes, _ = await self._derive(earliest, tails, logs, lane, remember=False)
+        return await self._write(changes, lane)
+
+    async def _derive(
+        self,
+        earliest: Mapping[str, int | None],
+        tails: dict[str, tuple[list[Visit], bool]] | None,
+        logs: Mapping[str, _ScanRead] | None,
+        lane: FastPipe | None,
+        remember: bool,
+    ) -> tuple[list[_PersonChange], dict[str, Tail]]:
+        """Each person's change from Redis' state, and with `remember` what to remember."""
         persons = list(earliest)
+        if not persons:
+            return [], {}
         if tails is None:
             replies = await self._exec(
                 [("ZRANGE", self.keys.person_visits(p), -TAIL_VISITS, -1) for p in persons]
@@ -351,20 +504,27 @@ class TracerStore:
             )
             rows_of.update(zip(missing, more, strict=True))
         changes: list[_PersonChange] = []
+        remembered: dict[str, Tail] = {}
+        now = time.monotonic()
         for person in persons:
             plan = plans[person]
-            visits, _ = old_visits[person]
+            visits, complete = old_visits[person]
             tail_scans = _walk_scans(rows_of[person], plan.from_time)
             derived = derive(tail_scans, self.dwell_ms, plan.state)
             changes.append(
-                _PersonChange.of(
-                    person,
-                    set(numbered(visits[plan.keep :])),
-                    set(numbered(derived.visits)),
-                    derived.visits[-1].end if derived.trailing_open and derived.visits else None,
-                )
+                _change(person, visits[plan.keep :], derived.visits, _open_until(derived))
             )
-        # one round trip: venue buckets first, then the persons' visits (see the module doc)
+            if remember:
+                remembered[person] = remembered_tail(
+                    visits, complete, plan, derived, tail_scans, now
+                )
+        return changes, remembered
+
+    async def _write(
+        self, changes: Sequence[_PersonChange], lane: FastPipe | None
+    ) -> tuple[int, int]:
+        """(added, removed): one round trip, venue buckets first, then the persons' visits
+        (see the module doc)."""
         bucket_commands, stays_raised = self._venue_bucket_commands(changes)
         await self._exec(bucket_commands + self._person_visit_commands(changes, lane), lane)
         self._stays_sent.update(stays_raised)
@@ -378,23 +538,29 @@ class TracerStore:
         bucket_ttl_extra_s = (self.retention_ms + DAY_MS) // 1000
         removed: dict[tuple[str, int], list[bytes]] = defaultdict(list)
         added: dict[tuple[str, int], list[Arg]] = defaultdict(list)
+        #: (venue, bucket) -> longest stay added in this batch starting in that bucket
+        longest: dict[tuple[str, int], int] = {}
+        member = codec.visit_member
+        for c in changes:
+            person = c.person
+            for visit, n in c.gone:
+                removed[(visit.venue_id, visit.start // BUCKET_MS)].append(member(visit, person, n))
+            for visit, n in c.added:
+                start = visit.start
+                where = (visit.venue_id, start // BUCKET_MS)
+                scored = added[where]
+                scored.append(start)
+                scored.append(member(visit, person, n))
+                stay = visit.end - start
+                if stay > longest.get(where, -1):
+                    longest[where] = stay
         #: venue -> field (bucket number, and "max") -> longest stay added in this batch
         max_stay: dict[str, dict[str, int]] = defaultdict(dict)
-        for c in changes:
-            for visit, n in c.gone:
-                removed[(visit.venue_id, bucket_of(visit.start))].append(
-                    codec.visit_member(visit, c.person, n)
-                )
-            for visit, n in c.added:
-                added[(visit.venue_id, bucket_of(visit.start))] += [
-                    visit.start,
-                    codec.visit_member(visit, c.person, n),
-                ]
-                stay = visit.end - visit.start
-                stays = max_stay[visit.venue_id]
-                for field in ("max", str(bucket_of(visit.start))):
-                    if stay > stays.get(field, -1):
-                        stays[field] = stay
+        for (venue, b), stay in longest.items():
+            stays = max_stay[venue]
+            stays[str(b)] = stay
+            if stay > stays.get("max", -1):
+                stays["max"] = stay
         commands: list[Command] = []
         for (venue, b), members in removed.items():
             commands.append(("ZREM", self.keys.venue_bucket(venue, b), *members))
@@ -453,7 +619,8 @@ class TracerStore:
                 commands.append(("ZREM", key, *gone))
             if added:
                 commands.append(("ZADD", key, *added))
-            commands.append(("EXPIRE", key, ttl))
+            if c.refresh_ttl:
+                commands.append(("EXPIRE", key, ttl))
             commands.append(("EXEC",))
         closed = [c.person for c in changes if c.open_until is None]
         if closed:
@@ -593,17 +760,18 @@ class TracerStore:
         """
         cutoff = self.clock() - self.retention_ms
         seen = 0
+        self.tails.clear()  # trimmed persons are read back (also a batch racing the sweep)
         pattern = f"{self.keys.prefix}p:*"
         async for key in self.redis.scan_iter(match=pattern, count=batch):
             seen += 1
             # scans by scanned_at, visits by start: both scores are times
             await self.redis.zremrangebyscore(key, "-inf", f"({cutoff}")
         await self.redis.zremrangebyscore(self.keys.open_visits, "-inf", f"({cutoff}")
+        self.tails.clear()
         return seen
 
 
-@dataclass(frozen=True, slots=True)
-class _ScanRead:
+class _ScanRead(NamedTuple):
     """A person's scans with score >= lo (None: all of them), WITHSCORES, in walk order."""
 
     lo: float | None
@@ -632,19 +800,37 @@ def _walk_scans(rows: list[Any], from_time: int | None) -> list[Scan]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _PersonChange:
+class _PersonChange(NamedTuple):
     person: str
     gone: list[tuple[Visit, int]]
     added: list[tuple[Visit, int]]
     open_until: int | None
+    #: Whether the person's visits get their TTL again (else set recently, see TTL_REFRESH_S).
+    refresh_ttl: bool = True
 
-    @classmethod
-    def of(
-        cls,
-        person: str,
-        old: set[tuple[Visit, int]],
-        new: set[tuple[Visit, int]],
-        open_until: int | None,
-    ) -> _PersonChange:
-        return cls(person, list(old - new), list(new - old), open_until)
+
+def _change(
+    person: str,
+    old: list[Visit],
+    new: list[Visit],
+    open_until: int | None,
+    refresh_ttl: bool = True,
+) -> _PersonChange:
+    """The visits gone and added when `old` (a tail of the stored visits) becomes `new`."""
+    old_set, new_set = set(old), set(new)
+    if len(old_set) == len(old) and len(new_set) == len(new):
+        # no identical visits (the usual case): every member has the suffix #0
+        gone = [(v, 0) for v in old if v not in new_set]
+        added = [(v, 0) for v in new if v not in old_set]
+        return _PersonChange(person, gone, added, open_until, refresh_ttl)
+    old_n, new_n = set(numbered(old)), set(numbered(new))
+    return _PersonChange(person, list(old_n - new_n), list(new_n - old_n), open_until, refresh_ttl)
+
+
+def _open_until(derived: Derived) -> int | None:
+    """The end of the person's last visit when it is still open, else None."""
+    return derived.visits[-1].end if derived.trailing_open and derived.visits else None
+
+
+def _members(scans: Iterable[ScanLike]) -> dict[bytes, int]:
+    return {codec.scan_member(s.scan_id, s.direction, s.venue_id): s.scanned_at for s in scans}

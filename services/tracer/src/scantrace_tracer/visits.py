@@ -7,7 +7,6 @@ Times are epoch milliseconds. Scans are ordered by (scanned_at, `out` before `in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple
 
 ClosedBy = Literal["next_in", "dwell", "out", "out_only"]
@@ -22,8 +21,9 @@ MAX_VISIT_MS: Final = max(OUT_CAP_MS, 1440 * MINUTE_MS)
 
 
 class Scan(NamedTuple):
-    # NamedTuples (not dataclasses) for the two hot types: hashing and comparing them is done
-    # in C, which the ingest does for every visit it diffs.
+    # NamedTuples (not dataclasses) for the hot types: hashing and comparing them is done in C,
+    # which the ingest does for every visit it diffs, and building one is cheaper than a frozen
+    # dataclass (whose __init__ goes through object.__setattr__ per field).
     scan_id: str
     venue_id: str
     direction: Direction
@@ -46,8 +46,7 @@ class Visit(NamedTuple):
         return self.end if self.closed_by == "out_only" else self.start
 
 
-@dataclass(frozen=True, slots=True)
-class WalkState:
+class WalkState(NamedTuple):
     """The walk between two scans: the open visit, if any, and the end of the last recorded one."""
 
     open_venue: str | None = None
@@ -55,8 +54,7 @@ class WalkState:
     prev_end: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Derived:
+class Derived(NamedTuple):
     visits: list[Visit]
     #: True when the last visit was still open after the last scan (rule 3).
     trailing_open: bool
@@ -81,47 +79,43 @@ def derive(scans: Sequence[Scan], dwell_ms: DwellMs, state: WalkState | None = N
     st = state or WalkState()
     open_venue, open_start, prev_end = st.open_venue, st.open_start, st.prev_end
     visits: list[Visit] = []
-
-    def close_as_rule_1(t: int) -> None:
-        nonlocal open_venue, prev_end
-        assert open_venue is not None
-        limit = open_start + dwell_ms(open_venue)
-        if t < limit:
-            visits.append(Visit(open_venue, open_start, t, "next_in"))
-            prev_end = t
-        else:
-            visits.append(Visit(open_venue, open_start, limit, "dwell"))
-            prev_end = limit
-        open_venue = None
-
+    append = visits.append
     for scan in scans:
         t, v = scan.scanned_at, scan.venue_id
-        if scan.direction == "in":
+        is_in = scan.direction == "in"
+        if is_in:
             if open_venue == v and t < open_start + dwell_ms(v):
                 continue  # a double scan
-            if open_venue is not None:
-                close_as_rule_1(t)
-            open_venue, open_start = v, t
         elif open_venue == v:
             end = min(t, open_start + OUT_CAP_MS)
-            visits.append(Visit(v, open_start, end, "out"))
+            append(Visit(v, open_start, end, "out"))
             prev_end, open_venue = end, None
+            continue
+        if open_venue is not None:
+            # rule 1's closing (inline: a nested function would cost a call per visit)
+            limit = open_start + dwell_ms(open_venue)
+            if t < limit:
+                append(Visit(open_venue, open_start, t, "next_in"))
+                prev_end = t
+            else:
+                append(Visit(open_venue, open_start, limit, "dwell"))
+                prev_end = limit
+            open_venue = None
+        if is_in:
+            open_venue, open_start = v, t
         else:
-            if open_venue is not None:
-                close_as_rule_1(t)
             start = t - dwell_ms(v)
             if prev_end is not None and prev_end > start:
                 start = prev_end
-            visits.append(Visit(v, start, t, "out_only"))
+            append(Visit(v, start, t, "out_only"))
             prev_end = t
     trailing = open_venue is not None
     if open_venue is not None:
-        visits.append(Visit(open_venue, open_start, open_start + dwell_ms(open_venue), "dwell"))
+        append(Visit(open_venue, open_start, open_start + dwell_ms(open_venue), "dwell"))
     return Derived(visits, trailing)
 
 
-@dataclass(frozen=True, slots=True)
-class Restart:
+class Restart(NamedTuple):
     """Keep `visits[:keep]`, walk again every scan with scanned_at >= `from_time` from `state`.
 
     `from_time` None means the whole scan log, from an empty state.
