@@ -22,12 +22,15 @@ class FlakySender:
         self.hang = False
         self.sent: list[tuple[str, bytes | None, bytes]] = []
 
-    async def send_batch(self, topic: str, items: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def send_batch(
+        self, topic: str, records: Sequence[tuple[str, bytes | None, bytes]]
+    ) -> None:
         if not self.up:
             if self.hang:
                 await asyncio.sleep(3600)
             raise ConnectionError("broker down")
-        self.sent.extend((topic, key, value) for key, value in items)
+        assert all(record[0] == topic for record in records)
+        self.sent.extend(records)
 
     async def ping(self) -> None:
         if not self.up:

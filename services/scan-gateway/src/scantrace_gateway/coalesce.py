@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from itertools import chain
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ class Coalescer(Generic[T, R]):
     async def _drain(self) -> None:
         while self._pending:
             group, self._pending = self._pending, []
-            flat = [item for items, _ in group for item in items]
+            flat = list(chain.from_iterable([items for items, _ in group]))
             try:
                 results = await self._handler(flat)
             except BaseException as exc:

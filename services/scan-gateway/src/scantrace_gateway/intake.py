@@ -40,7 +40,7 @@ _MSGPACK_ALIASES: Final = (
 )
 
 
-class ScanIn(msgspec.Struct, frozen=True):
+class ScanIn(msgspec.Struct, frozen=True, gc=False):  # str/int fields only: no cycles
     scan_id: ScanId
     person_id: PersonId
     qr: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
@@ -133,11 +133,23 @@ class Rejection:
 
 @dataclass(slots=True)
 class Judged:
-    """Valid items (id, record, scanned_at) and rejections; `single` for a non-array body."""
+    """Valid items as parallel lists (ids, records, scanned_at: what the route needs whole,
+    without a loop per scan to take tuples apart) and rejections; `single` for a non-array body."""
 
     single: bool
-    accepted: list[tuple[str, Record, int]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    times: list[int] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+
+    def accept(self, id_: str, record: Record, scanned_at: int) -> None:
+        self.ids.append(id_)
+        self.records.append(record)
+        self.times.append(scanned_at)
+
+    @property
+    def accepted(self) -> list[tuple[str, Record, int]]:
+        return list(zip(self.ids, self.records, self.times, strict=True))
 
 
 def _time(value: int | str, name: str, ctx: Context) -> int:
@@ -279,7 +291,7 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
     ids_checked = bool(items) and (
         _UUID_LINES.fullmatch("\n".join([scan.scan_id for scan in items]) + "\n") is not None
     )
-    accepted = judged.accepted
+    ids, records, times = judged.ids, judged.records, judged.times
     # The common case inline (no call per scan); anything unusual goes through judge_scan,
     # which also words the error.
     person, lo, hi = ctx.person_id, ctx.min_time, ctx.max_time
@@ -291,7 +303,7 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
         except Invalid as exc:
             judged.rejected.append(Rejection(index, scan.scan_id, exc.reason, str(exc)))
             return
-        accepted.append((scan.scan_id, record, scanned_at))
+        judged.accept(scan.scan_id, record, scanned_at)
 
     if len(items) < _TEMPLATE_MIN_ITEMS:
         # Building the template costs more than it saves for a scan or two.
@@ -322,7 +334,9 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
                 value = b"".join(
                     (head, scan_id.encode(), middle, venue[2], tails[scan.direction], mp(ts), tail)
                 )
-                accepted.append((scan_id, (topic, venue[1], value), ts))
+                ids.append(scan_id)
+                records.append((topic, venue[1], value))
+                times.append(ts)
                 continue
         judge_one(index, scan)
     return judged
@@ -344,7 +358,7 @@ def _decode_scans_slowly(body: bytes, fmt: Format, ctx: Context, topic: str) -> 
         except Invalid as exc:
             judged.rejected.append(Rejection(0, scan.scan_id, exc.reason, str(exc)))
             return judged
-        judged.accepted.append((scan.scan_id, record, scanned_at))
+        judged.accept(scan.scan_id, record, scanned_at)
         return judged
     if len(raws) > MAX_ITEMS:
         raise BodyError(413, f"at most {MAX_ITEMS} scans per request, got {len(raws)}")
@@ -362,7 +376,7 @@ def _decode_scans_slowly(body: bytes, fmt: Format, ctx: Context, topic: str) -> 
         except Invalid as exc:
             judged.rejected.append(Rejection(index, scan.scan_id, exc.reason, str(exc)))
             continue
-        judged.accepted.append((scan.scan_id, record, scanned_at))
+        judged.accept(scan.scan_id, record, scanned_at)
     return judged
 
 

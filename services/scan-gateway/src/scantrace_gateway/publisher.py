@@ -42,7 +42,9 @@ class Unavailable(Exception):
 
 
 class BatchSender(Protocol):
-    async def send_batch(self, topic: str, items: Sequence[tuple[bytes | None, bytes]]) -> None: ...
+    async def send_batch(self, topic: str, records: Sequence[Record]) -> None:
+        """Send records of `topic` (the first element of each is that topic) and wait."""
+        ...
 
     async def ping(self) -> None:
         """Raises unless the broker answers."""
@@ -98,7 +100,7 @@ class KafkaLink:
     async def wait_connected(self) -> None:
         await self._connected.wait()
 
-    async def send_batch(self, topic: str, items: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def send_batch(self, topic: str, records: Sequence[Record]) -> None:
         """Like DurableProducer.send_batch (one batch per partition, wait for acks=all), with the
         partition of each key cached: aiokafka's murmur2 is pure Python and costs more per
         scan than all our validation, while venue keys repeat. The caller bounds the wait."""
@@ -112,9 +114,9 @@ class KafkaLink:
             self._partitions[topic] = partitions
             self._key_partition[topic] = {}
         cache = self._key_partition[topic]
-        by_partition: dict[int, list[tuple[bytes | None, bytes]]] = {}
-        for item in items:
-            key = item[0]
+        by_partition: dict[int, list[Record]] = {}
+        for item in records:
+            key = item[1]
             partition = cache.get(key) if key is not None else None
             if partition is None:
                 partition = self._partitioner(key, partitions, partitions)
@@ -129,7 +131,7 @@ class KafkaLink:
         for partition, part in by_partition.items():
             batch = kafka.create_batch()
             append = batch.append
-            for key, value in part:
+            for _, key, value in part:
                 if append(key=key, value=value, timestamp=None) is None:
                     batch.close()
                     futures.append(await kafka.send_batch(batch, topic, partition=partition))
@@ -159,13 +161,13 @@ class KafkaLink:
 async def send_records(sender: BatchSender, records: list[Record]) -> None:
     """Send records grouped by topic (order kept within a topic), timing the whole send."""
     topics = {record[0] for record in records}
-    by_topic: dict[str, list[tuple[bytes | None, bytes]]]
-    if len(topics) == 1:  # the usual case, without a dict operation per record
-        by_topic = {topics.pop(): [(key, value) for _, key, value in records]}
+    by_topic: dict[str, list[Record]]
+    if len(topics) == 1:  # the usual case, without an operation per record
+        by_topic = {topics.pop(): records}
     else:
         by_topic = {}
-        for topic, key, value in records:
-            by_topic.setdefault(topic, []).append((key, value))
+        for record in records:
+            by_topic.setdefault(record[0], []).append(record)
     started = time.perf_counter()
     await asyncio.gather(*(sender.send_batch(topic, items) for topic, items in by_topic.items()))
     metrics.PRODUCE_DURATION.observe(time.perf_counter() - started)

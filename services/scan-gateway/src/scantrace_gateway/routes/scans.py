@@ -65,28 +65,24 @@ async def post_scans(request: Request) -> Response:
         if judged.single:
             return error(422, rejected[0].error)
 
-    accepted = judged.accepted
-    ids = [scan_id for scan_id, _, _ in accepted]
-    times = [scanned_at for _, _, scanned_at in accepted]
+    ids, records, times = judged.ids, judged.records, judged.times
     # Look only; the ids are marked after the publish made them durable (see dedup.py). No
     # scan can have been marked before its own time minus the clock tolerance.
     since = min(times) - gateway.max_future_ms if times else None
     seen = await gateway.scan_deduper.seen(ids, since)
     to_publish: list[Record]
     if not any(seen) and len(set(ids)) == len(ids):  # the usual case: no loop per scan
-        to_publish = [record for _, record, _ in accepted]
-        new_ids = ids
-        scanned = times
+        to_publish, new_ids, scanned = records, ids, times
     else:
         to_publish, new_ids, scanned = [], [], []
-        for (scan_id, record, scanned_at), is_new in zip(
-            accepted, first_occurrences(ids, seen), strict=True
+        for scan_id, record, scanned_at, is_new in zip(
+            ids, records, times, first_occurrences(ids, seen), strict=True
         ):
             if is_new:
                 to_publish.append(record)
                 new_ids.append(scan_id)
                 scanned.append(scanned_at)
-    duplicates = len(accepted) - len(to_publish)
+    duplicates = len(ids) - len(to_publish)
     try:
         await gateway.publisher.publish(to_publish)
     except Unavailable as exc:
