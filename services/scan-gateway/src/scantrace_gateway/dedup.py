@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -194,7 +195,9 @@ class RedisDeduper:
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_packed_command(packed)
-            return [await conn.read_response() for _ in range(replies)]
+            # No read timeout per reply (the caller bounds the whole exchange): redis-py's
+            # timeout context per reply cost more than the reply, dozens of them per flush.
+            return [await conn.read_response(timeout=math.inf) for _ in range(replies)]
         except BaseException:
             await conn.disconnect(nowait=True)
             raise
