@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote, urlparse
 
 import hiredis
@@ -21,8 +21,15 @@ Command = Sequence[Arg]
 
 
 def pack(commands: Sequence[Command]) -> bytes:
-    """RESP of every command, packed by hiredis in C."""
-    return b"".join([hiredis.pack_command(tuple(cmd)) for cmd in commands])  # type: ignore[arg-type]
+    """RESP of every command, packed by hiredis in C; a `bytes` command is one packed already."""
+    return b"".join(
+        [cmd if type(cmd) is bytes else hiredis.pack_command(tuple(cmd)) for cmd in commands]  # type: ignore[arg-type]
+    )
+
+
+#: Commands sent thousands of times per batch, packed once (hiredis takes ~1.5 us a command).
+MULTI: Final = pack([("MULTI",)])
+EXEC: Final = pack([("EXEC",)])
 
 
 class RedisReplyError(Exception):

@@ -8,11 +8,14 @@ window stops the worker (`TooManyInvalid`) instead of dead-lettering everything.
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from typing import Any, Final, Literal, NamedTuple
 
-from scantrace_common.events import InvalidEvent, ScanEvent, VenueEvent, decode
+import msgspec
+
+from scantrace_common.events import EpochMs, InvalidEvent, ScanEvent, VenueEvent, decode
 from scantrace_common.kafka import TooManyInvalid, dlq_headers
 from scantrace_common.topics import SCANS, VENUES, dlq_of, topic_name
 from scantrace_common.venue_kinds import dwell_minutes
@@ -22,13 +25,83 @@ from scantrace_tracer.store import TracerStore, wall_clock_ms
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    # a NamedTuple: one per scan, and cheaper to build than a frozen dataclass
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
+
+
+class _ScanFields(msgspec.Struct, frozen=True, kw_only=True):
+    """ScanEvent's fields and checks but the string patterns, which `ScanDecoder` applies."""
+
+    v: Literal[1] = 1
+    scan_id: str
+    person_id: str
+    venue_id: str
+    direction: Literal["in", "out"]
+    scanned_at: EpochMs
+    received_at: EpochMs
+    device_id: str
+
+
+def _patterns() -> dict[str, re.Pattern[str]]:
+    """ScanEvent's string patterns, from the schema itself (msgspec applies them with search)."""
+    info = msgspec.inspect.type_info(ScanEvent)
+    assert isinstance(info, msgspec.inspect.StructType)
+    out: dict[str, re.Pattern[str]] = {}
+    for field in info.fields:
+        pattern = getattr(field.type, "pattern", None)
+        if pattern is not None:
+            out[field.name] = re.compile(pattern)
+    return out
+
+
+#: Ids remembered as valid before the set is emptied (ids repeat: venues, persons, devices).
+VALID_IDS_KEPT: Final = 500_000
+
+
+class ScanDecoder:
+    """`decode(ScanEvent, value)` with the same outcome, about 3x cheaper.
+
+    A scan's three ids repeat (venues, persons, devices), so each is checked against ScanEvent's
+    pattern once and remembered; the scan_id is checked every time. Anything not obviously valid
+    is decoded by `decode(ScanEvent, ...)`, whose error is the dead letter's reason.
+    """
+
+    def __init__(self) -> None:
+        patterns = _patterns()
+        # one set of remembered ids serves the three fields because they share one pattern
+        ids = {patterns[f].pattern for f in ("person_id", "venue_id", "device_id")}
+        if len(ids) != 1 or set(patterns) != {"scan_id", "person_id", "venue_id", "device_id"}:
+            raise RuntimeError("ScanEvent's patterns changed: review ScanDecoder")
+        self._fields = msgspec.msgpack.Decoder(_ScanFields)
+        self._scan_id = patterns["scan_id"]
+        self._valid: set[str] = set()
+
+    def decode(self, value: bytes | None) -> Any:
+        """A ScanEvent or an equal `_ScanFields`; raises InvalidEvent as `decode` does."""
+        if value is not None:
+            try:
+                scan = self._fields.decode(value)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass
+            else:
+                valid = self._valid
+                if (
+                    scan.person_id in valid
+                    and scan.venue_id in valid
+                    and scan.device_id in valid
+                    and self._scan_id.search(scan.scan_id)
+                ):
+                    return scan
+        event = decode(ScanEvent, value)  # raises with the reason
+        if len(self._valid) > VALID_IDS_KEPT:
+            self._valid.clear()
+        self._valid.update((event.person_id, event.venue_id, event.device_id))
+        return event
 
 
 #: (dlq topic, [(key, value)], headers) -> awaited until the broker acknowledged it.
@@ -47,6 +120,13 @@ class PoisonGuard:
 
     def record(self, invalid: bool) -> None:
         self._window.append(invalid)
+
+    def record_batch(self, n: int, invalid_at: Sequence[int]) -> None:
+        """n outcomes in order, invalid at the positions given (one C call, not n)."""
+        outcomes = [False] * n
+        for i in invalid_at:
+            outcomes[i] = True
+        self._window.extend(outcomes)
 
     def check(self) -> None:
         bad = sum(self._window)
@@ -73,18 +153,21 @@ class Ingest:
         self._dead_letter = dead_letter
         self._guard = guard
         self._group = group
+        self._scans = ScanDecoder()
 
     async def handle_scans(self, records: Sequence[Record]) -> int:
         """Apply a batch of scans.v1 records; returns how many were valid."""
-        scans: list[ScanEvent] = []
+        scans: list[Any] = []  # ScanEvent or its equal `_ScanFields`
         poison: list[tuple[Record, str]] = []
-        for record in records:
+        invalid_at: list[int] = []
+        decode_scan = self._scans.decode
+        for i, record in enumerate(records):
             try:
-                scans.append(decode(ScanEvent, record.value))
-                self._guard.record(False)
+                scans.append(decode_scan(record.value))
             except InvalidEvent as exc:
                 poison.append((record, str(exc)))
-                self._guard.record(True)
+                invalid_at.append(i)
+        self._guard.record_batch(len(records), invalid_at)
         self._guard.check()
         if scans:
             await self.store.apply_scans(scans)

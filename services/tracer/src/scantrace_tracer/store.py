@@ -25,7 +25,7 @@ from redis.exceptions import NoScriptError
 
 from scantrace_common.venue_kinds import UNKNOWN_VENUE_DWELL_MINUTES
 from scantrace_tracer import codec, scripts
-from scantrace_tracer.fastpipe import Arg, Command, FastPipe, RedisReplyError
+from scantrace_tracer.fastpipe import EXEC, MULTI, Arg, Command, FastPipe, RedisReplyError
 from scantrace_tracer.keys import BUCKET_MS, Keys, bucket_of
 from scantrace_tracer.tails import (
     UNCHANGED,
@@ -240,29 +240,6 @@ class TracerStore:
     async def apply_scans(self, scans: Iterable[ScanLike]) -> ApplyResult:
         """Add scans to their persons' logs and derive again the visits they can change."""
         lanes = self.lanes
-        if len(lanes) == 1:
-            return await self._apply_scans(scans, lanes[0], 0)
-        parts: list[list[ScanLike]] = [[] for _ in lanes]
-        for s in scans:
-            parts[hash(s.person_id) % len(lanes)].append(s)
-        # a TaskGroup: when one part fails the others are cancelled before the batch is retried
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(self._apply_scans(p, lane, i))
-                for i, (p, lane) in enumerate(zip(parts, lanes, strict=True))
-            ]
-        done = [t.result() for t in tasks]
-        return ApplyResult(
-            sum(r.persons for r in done),
-            sum(r.visits_added for r in done),
-            sum(r.visits_removed for r in done),
-            sum(r.skipped_expired for r in done),
-            sum(r.from_memory for r in done),
-        )
-
-    async def _apply_scans(
-        self, scans: Iterable[ScanLike], lane: FastPipe | None, index: int = 0
-    ) -> ApplyResult:
         cutoff = self.clock() - self.retention_ms
         groups: dict[str, list[ScanLike]] = {}
         skipped = 0
@@ -275,6 +252,30 @@ class TracerStore:
                 groups[s.person_id] = [s]
             else:
                 group.append(s)
+        if len(lanes) == 1:
+            return await self._apply_scans(groups, lanes[0], 0, skipped)
+        parts: list[dict[str, list[ScanLike]]] = [{} for _ in lanes]
+        for person, group in groups.items():
+            parts[hash(person) % len(lanes)][person] = group
+        # a TaskGroup: when one part fails the others are cancelled before the batch is retried
+        async with asyncio.TaskGroup() as task_group:
+            tasks = [
+                task_group.create_task(self._apply_scans(p, lane, i, 0))
+                for i, (p, lane) in enumerate(zip(parts, lanes, strict=True))
+            ]
+        done = [t.result() for t in tasks]
+        return ApplyResult(
+            sum(r.persons for r in done),
+            sum(r.visits_added for r in done),
+            sum(r.visits_removed for r in done),
+            skipped,
+            sum(r.from_memory for r in done),
+        )
+
+    async def _apply_scans(
+        self, groups: dict[str, list[ScanLike]], lane: FastPipe | None, index: int, skipped: int
+    ) -> ApplyResult:
+        """Apply one lane's part: each person's scans of the batch (`groups`)."""
         if not groups:
             return ApplyResult(0, 0, 0, skipped)
         # tails are remembered on the fast lanes (the worker's); through redis-py, always read back
@@ -613,15 +614,19 @@ class TracerStore:
                 # redis-py parses every reply of a pipeline, which a MULTI's QUEUED replies break
                 commands.append(["EVALSHA", _SHA["replace"], 1, key, ttl, len(gone), *gone, *added])
                 continue
-            # MULTI/EXEC: atomic per person like the script, and cheaper for Redis than a Lua call
-            commands.append(("MULTI",))
-            if gone:
+            if gone and added:
+                # MULTI/EXEC: atomic per person like the script, cheaper for Redis than Lua
+                commands.append(MULTI)
                 commands.append(("ZREM", key, *gone))
-            if added:
                 commands.append(("ZADD", key, *added))
+                if c.refresh_ttl:
+                    commands.append(("EXPIRE", key, ttl))
+                commands.append(EXEC)
+                continue
+            # one command is atomic by itself (often: an `in` only adds its open visit)
+            commands.append(("ZREM", key, *gone) if gone else ("ZADD", key, *added))
             if c.refresh_ttl:
                 commands.append(("EXPIRE", key, ttl))
-            commands.append(("EXEC",))
         closed = [c.person for c in changes if c.open_until is None]
         if closed:
             commands.append(("ZREM", self.keys.open_visits, *closed))
@@ -817,14 +822,29 @@ def _change(
     refresh_ttl: bool = True,
 ) -> _PersonChange:
     """The visits gone and added when `old` (a tail of the stored visits) becomes `new`."""
+    # no identical visits (the usual case): every member has the suffix #0
+    if len(old) + len(new) <= 8 and _distinct(old) and _distinct(new):
+        # an append replaces one or two visits: `in` on short lists beats building sets
+        gone = [(v, 0) for v in old if v not in new]
+        added = [(v, 0) for v in new if v not in old]
+        return _PersonChange(person, gone, added, open_until, refresh_ttl)
     old_set, new_set = set(old), set(new)
     if len(old_set) == len(old) and len(new_set) == len(new):
-        # no identical visits (the usual case): every member has the suffix #0
         gone = [(v, 0) for v in old if v not in new_set]
         added = [(v, 0) for v in new if v not in old_set]
         return _PersonChange(person, gone, added, open_until, refresh_ttl)
     old_n, new_n = set(numbered(old)), set(numbered(new))
     return _PersonChange(person, list(old_n - new_n), list(new_n - old_n), open_until, refresh_ttl)
+
+
+def _distinct(visits: list[Visit]) -> bool:
+    """Whether no two visits are identical (for the short lists of an append)."""
+    n = len(visits)
+    if n < 2:
+        return True
+    if n == 2:
+        return visits[0] != visits[1]
+    return len(set(visits)) == n
 
 
 def _open_until(derived: Derived) -> int | None:
