@@ -153,7 +153,7 @@ class RedisDeduper:
         prefix: str,
         ttl_s: int,
         timeout_s: float,
-        bucket_s: int = 3600,
+        bucket_s: int = 7200,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
