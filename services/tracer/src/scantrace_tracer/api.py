@@ -22,7 +22,7 @@ from scantrace_common.timeparse import format_time, parse_time
 from scantrace_tracer import metrics, responses
 from scantrace_tracer.audit import AuditTrail
 from scantrace_tracer.cases import CaseService
-from scantrace_tracer.exposures import exposures
+from scantrace_tracer.exposures import exposures_json
 from scantrace_tracer.fastpipe import FastPipe, RedisReplyError
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.settings import TracerSettings
@@ -134,8 +134,8 @@ async def person_exposures(
 ) -> Response:
     async def work() -> Response:
         a, b = _window(t1, t2)
-        out = await exposures(_store(request), person_id, a, b, min_overlap_minutes, depth)
-        return responses.json_response(responses.exposures(out))
+        body = await exposures_json(_store(request), person_id, a, b, min_overlap_minutes, depth)
+        return responses.JsonBody(body)
 
     return await _audited(request, who, "exposures", work, person_id=person_id)
 

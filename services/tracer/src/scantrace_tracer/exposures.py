@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import itemgetter
 
 import msgspec
 
+from scantrace_tracer.jsonbody import (
+    MINUTES,
+    SMS,
+    Contact,
+    Encounter,
+    encounter_json,
+    exposures_body,
+    json_string,
+    minute_prefix,
+)
 from scantrace_tracer.store import TracerStore
 from scantrace_tracer.visits import MINUTE_MS, Visit
 
@@ -54,18 +64,17 @@ def _clipped(owner: str, visits: Sequence[Visit], lo: int, hi: int) -> list[_Win
     ]
 
 
-#: One encounter before it becomes an `EncounterOut`: (start, venue_id, end, window owner);
-#: tuples sort in the SPEC's order of encounters.
-_Raw = tuple[int, str, int, str]
-
-
 async def _encounters(
-    store: TracerStore, windows: Sequence[_Window], min_overlap_ms: int, exclude: set[str]
-) -> dict[str, list[_Raw]]:
-    """Per other person, every encounter with a window at the same venue overlapping enough.
+    store: TracerStore,
+    windows: Sequence[_Window],
+    min_overlap_ms: int,
+    exclude: set[str],
+) -> dict[bytes, list[Encounter]]:
+    """Per other person (as bytes), every encounter with a window at the same venue overlapping
+    enough: (start, venue_id, end, window owner, its JSON), which sort in the SPEC's order.
 
     The hot loop of a query (thousands of encounters): the script returns each encounter's
-    overlap and person, which are compared as bytes and turned into text once each.
+    overlap and person, persons are compared as bytes, each encounter's JSON is made once.
     """
     by_venue: dict[str, list[_Window]] = defaultdict(list)
     for w in windows:
@@ -75,30 +84,71 @@ async def _encounters(
     requests = [(v, [(w.a, w.b) for w in by_venue[v]]) for v in venues]
     replies = await store.co_present_raw(requests, min_overlap_ms, clip=True)
     skip = {p.encode() for p in exclude}
-    out: dict[bytes, list[_Raw]] = {}
+    out: dict[bytes, list[Encounter]] = {}
+    known = out.get
+    prefix = MINUTES.get
     for venue, reply in zip(venues, replies, strict=True):
-        ws = by_venue[venue]
-        for j in range(0, len(reply), 4):
-            person: bytes = reply[j + 3]
+        owners = [w.owner for w in by_venue[venue]]
+        vj = json_string(venue)
+        for w, s, e, person in zip(reply[::4], reply[1::4], reply[2::4], reply[3::4], strict=True):
             if person in skip:
                 continue
-            encounter = (reply[j + 1], venue, reply[j + 2], ws[reply[j]].owner)
-            found = out.get(person)
+            # iso_time, inlined: this runs twice per encounter
+            q = s // MINUTE_MS
+            sj = (prefix(q) or minute_prefix(q)) + SMS[s - q * MINUTE_MS]
+            q = e // MINUTE_MS
+            ej = (prefix(q) or minute_prefix(q)) + SMS[e - q * MINUTE_MS]
+            enc = (s, venue, e, owners[w], encounter_json(vj, sj, ej, (e - s) // MINUTE_MS))
+            found = known(person)
             if found is None:
-                out[person] = [encounter]
+                out[person] = [enc]
             else:
-                found.append(encounter)
-    return {p.decode(): found for p, found in out.items()}
+                found.append(enc)
+    return out
 
 
-def _contact(person: str, depth: int, via: str | None, raw: list[_Raw]) -> ContactOut:
-    if len(raw) == 1:  # most contacts: one encounter
-        a, v, b, _ = raw[0]
-        minutes = (b - a) // MINUTE_MS
-        return ContactOut(person, depth, via, minutes, [EncounterOut(v, a, b, minutes)])
-    raw.sort()
-    encounters = [EncounterOut(v, a, b, (b - a) // MINUTE_MS) for a, v, b, _ in raw]
-    return ContactOut(person, depth, via, sum(e.overlap_minutes for e in encounters), encounters)
+def _contacts(found: dict[bytes, list[Encounter]], depth: int, via_of: bool) -> list[Contact]:
+    """Contacts by total overlap (longest first), then person_id; encounters sorted."""
+    contacts: list[Contact] = []
+    # persons as bytes sort as their UTF-8 text does; then a stable sort by total, in C
+    for q, raw in sorted(found.items()):
+        if len(raw) == 1:  # most contacts: one encounter
+            s, _, e, owner, _ = raw[0]
+            total = (e - s) // MINUTE_MS
+            via = owner
+        else:
+            raw.sort()
+            total = sum([(e - s) // MINUTE_MS for s, _, e, _, _ in raw])
+            # via: the depth-1 contact of the earliest encounter (ties: the smallest id)
+            via = min([(x[0], x[3]) for x in raw])[1] if via_of else ""
+        contacts.append((q.decode(), depth, via if via_of else None, total, raw))
+    contacts.sort(key=itemgetter(3), reverse=True)
+    return contacts
+
+
+async def contacts_of(
+    store: TracerStore,
+    person_id: str,
+    t1: int,
+    t2: int,
+    min_overlap_minutes: int = 15,
+    depth: int = 1,
+) -> list[Contact]:
+    """Contacts of `person_id` over [t1, t2] (epoch ms) in the SPEC's order, as plain tuples
+    (rendered by `exposures` for Python callers and `exposures_json` for the API)."""
+    m = min_overlap_minutes * MINUTE_MS
+    own = await store.person_visits(person_id, t1, t2)
+    first = await _encounters(store, _clipped(person_id, own, t1, t2), m, {person_id})
+    contacts = _contacts(first, 1, via_of=False)
+    if depth >= 2 and contacts:
+        # a depth-1 contact's windows start at their first encounter with the case
+        starts = {c[0]: c[4][0][0] for c in contacts}
+        cs = sorted(starts)
+        their = await store.persons_visits(cs, min(starts.values()), t2)
+        windows = [w for c in cs for w in _clipped(c, their[c], starts[c], t2)]
+        second = await _encounters(store, windows, m, {person_id, *starts})
+        contacts += _contacts(second, 2, via_of=True)
+    return contacts
 
 
 async def exposures(
@@ -110,23 +160,29 @@ async def exposures(
     depth: int = 1,
 ) -> ExposuresOut:
     """Contacts of `person_id` over [t1, t2] (epoch ms), as SPEC section 5 lists them."""
-    m = min_overlap_minutes * MINUTE_MS
-    own = await store.person_visits(person_id, t1, t2)
-    first = await _encounters(store, _clipped(person_id, own, t1, t2), m, {person_id})
-    contacts = [_contact(q, 1, None, found) for q, found in first.items()]
-    if depth >= 2 and first:
-        # a depth-1 contact's windows start at their first encounter with the case
-        starts = {c.person_id: c.encounters[0].start for c in contacts}
-        cs = sorted(starts)
-        their = await store.persons_visits(cs, min(starts.values()), t2)
-        windows = [w for c in cs for w in _clipped(c, their[c], starts[c], t2)]
-        second = await _encounters(store, windows, m, {person_id, *starts})
-        for q, found in second.items():
-            # via: the depth-1 contact of the earliest encounter (ties: the smallest id)
-            via = min((f[0], f[3]) for f in found)[1]
-            contacts.append(_contact(q, 2, via, found))
-    # by depth, then total overlap (longest first), then person_id: stable sorts, keys in C
-    contacts.sort(key=attrgetter("person_id"))
-    contacts.sort(key=attrgetter("total_overlap_minutes"), reverse=True)
-    contacts.sort(key=attrgetter("depth"))
+    found = await contacts_of(store, person_id, t1, t2, min_overlap_minutes, depth)
+    contacts = [
+        ContactOut(
+            q,
+            d,
+            via,
+            total,
+            [EncounterOut(v, s, e, (e - s) // MINUTE_MS) for s, v, e, _, _ in raw],
+        )
+        for q, d, via, total, raw in found
+    ]
     return ExposuresOut(person_id, t1, t2, min_overlap_minutes, depth, contacts)
+
+
+async def exposures_json(
+    store: TracerStore,
+    person_id: str,
+    t1: int,
+    t2: int,
+    min_overlap_minutes: int = 15,
+    depth: int = 1,
+) -> bytes:
+    """`exposures` as the API's JSON body (RFC 3339 times): each encounter's JSON is made once,
+    as the co-presence replies are read, and the body is joined from those pieces."""
+    found = await contacts_of(store, person_id, t1, t2, min_overlap_minutes, depth)
+    return exposures_body(person_id, t1, t2, min_overlap_minutes, depth, found)

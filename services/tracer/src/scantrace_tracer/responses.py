@@ -61,6 +61,7 @@ def contact(c: ContactOut) -> dict[str, Any]:
 
 
 def exposures(out: ExposuresOut) -> dict[str, Any]:
+    """The plain form of an exposures answer; the API writes the same bytes with `jsonbody`."""
     return {
         "person_id": out.person_id,
         "from": format_time(out.from_),
