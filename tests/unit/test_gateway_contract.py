@@ -214,6 +214,25 @@ async def test_array_items_are_judged_one_by_one(gw: Harness, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+async def test_a_well_formed_array_refuses_every_scan_of_a_revoked_venue(
+    gw: Harness, fmt: str
+) -> None:
+    """The fast path judges each QR payload once per request: every scan of it is refused."""
+    gw.revoked.add("closed")
+    items = [scan(gw, venue=venue) for venue in ("v-1", "closed", "v-2", "closed", "v-1")]
+    items.append(scan(gw, qr=items[0]["qr"][:-4] + "AAAA"))  # a signature that does not verify
+    response = await post(gw, "/v1/scans", items, fmt)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 3
+    assert [(r["index"], r["scan_id"]) for r in body["rejected"]] == [
+        (i, items[i]["scan_id"]) for i in (1, 3, 5)
+    ]
+    assert ["revoked" in r["error"] for r in body["rejected"]] == [True, True, False]
+    assert len(gw.publisher.records) == 3
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 async def test_all_valid_array_and_empty_array(gw: Harness, fmt: str) -> None:
     items = [scan(gw) for _ in range(50)]
     response = await post(gw, "/v1/scans", items, fmt)

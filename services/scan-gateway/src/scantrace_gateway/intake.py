@@ -318,7 +318,9 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
         template.tail,
         _mp,
     )
-    venues: dict[str, tuple[str, bytes, bytes]] = {}  # qr -> (venue_id, key, msgpack), this request
+    # qr -> (key, msgpack of the venue id) when it verifies and is not revoked, else (): both
+    # judged once per payload per request (nothing here awaits, so neither can change meanwhile).
+    venues: dict[str, tuple[bytes, bytes] | tuple[()]] = {}
     for index, scan in enumerate(items):
         ts = scan.scanned_at
         if ids_checked and scan.person_id == person and type(ts) is int and lo <= ts <= hi:
@@ -328,14 +330,15 @@ def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
                     venue_id = ctx.verify_qr(scan.qr)
                 except QrError:
                     venue_id = ""
-                venue = venues[scan.qr] = (venue_id, venue_id.encode(), mp(venue_id))
-            if venue[0] and venue[0] not in revoked:
+                good = venue_id and venue_id not in revoked
+                venue = venues[scan.qr] = (venue_id.encode(), mp(venue_id)) if good else ()
+            if venue:
                 scan_id = scan.scan_id  # a checked UUID: 36 ASCII characters
                 value = b"".join(
-                    (head, scan_id.encode(), middle, venue[2], tails[scan.direction], mp(ts), tail)
+                    (head, scan_id.encode(), middle, venue[1], tails[scan.direction], mp(ts), tail)
                 )
                 ids.append(scan_id)
-                records.append((topic, venue[1], value))
+                records.append((topic, venue[0], value))
                 times.append(ts)
                 continue
         judge_one(index, scan)
