@@ -170,7 +170,9 @@ class Ingest:
         self._guard.record_batch(len(records), invalid_at)
         self._guard.check()
         if scans:
-            await self.store.apply_scans(scans)
+            applied = await self.store.apply_scans(scans)
+            metrics.INGEST_PERSONS.labels(source="memory").inc(applied.from_memory)
+            metrics.INGEST_PERSONS.labels(source="redis").inc(applied.persons - applied.from_memory)
             now = wall_clock_ms()
             for scan in scans:
                 metrics.SCAN_TO_QUERYABLE.observe(max(0, now - scan.received_at) / 1000)

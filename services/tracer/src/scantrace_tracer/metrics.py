@@ -26,6 +26,13 @@ SCAN_TO_QUERYABLE: Final = Histogram(
     "Delay from a scan's receipt by the gateway to its visit being queryable",
     buckets=DELAY_BUCKETS,
 )
+#: Persons of each batch, by how their visits were derived: from the ingest's memory of their
+#: tail (`memory`: no read-back) or from Redis (`redis`: not remembered, a late scan, a restart).
+INGEST_PERSONS: Final = Counter(
+    "scantrace_tracer_ingest_persons_total",
+    "Persons whose scans the tracer applied, by where their visits were derived from",
+    ["source"],
+)
 #: Persons whose last visit is still open (no later scan) and has not reached its end yet.
 OPEN_VISITS: Final = Gauge(
     "scantrace_tracer_open_visits",

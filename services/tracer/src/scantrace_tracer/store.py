@@ -347,6 +347,7 @@ class TracerStore:
             read_back += await self._exec(self._add_scans_commands(again, groups), lane)
             misses.update(again)
             known.clear()
+            unchanged.clear()
         earliest: dict[str, int | None] = {}
         read: dict[str, tuple[list[Visit], bool]] = {}
         logs: dict[str, _ScanRead] = {}
