@@ -18,10 +18,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import msgspec
 from redis.exceptions import RedisError
 
 from bench.common import Result, percentile, result, servers, write_results
@@ -30,9 +32,10 @@ from bench.tracer.province import DAY, MIN, Province
 from scantrace_common.events import encode
 from scantrace_common.kafka import DurableProducer
 from scantrace_common.redis_client import connect
+from scantrace_common.timeparse import parse_time
 from scantrace_common.topics import SCANS, ensure_topics, topic_name
 from scantrace_tracer import codec
-from scantrace_tracer.exposures import exposures
+from scantrace_tracer.exposures import exposures_json
 from scantrace_tracer.fastpipe import FastPipe
 from scantrace_tracer.keys import Keys, bucket_of
 from scantrace_tracer.store import TracerStore
@@ -102,16 +105,33 @@ def start_tracer(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]
         )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def redis_cpu_seconds(redis: Any) -> float:
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 async def wait_processed(
-    client: httpx.AsyncClient, n: int, timeout_s: float
+    client: httpx.AsyncClient,
+    n: int,
+    timeout_s: float,
+    on_first: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[float, float]:
-    """(time of the first processed event, time when n are processed), perf_counter clock."""
+    """(time of the first processed event, time when n are processed), perf_counter clock;
+    `on_first` runs when the first is seen (to sample CPU times there)."""
     first = 0.0
     deadline = time.perf_counter() + timeout_s
     while time.perf_counter() < deadline:
         done = await processed(client)
         if done > 0 and not first:
             first = time.perf_counter()
+            if on_first is not None:
+                await on_first()
         if done >= n:
             return first, time.perf_counter()
         await asyncio.sleep(0.05)
@@ -147,13 +167,26 @@ async def ingest_bench(bootstrap: str, redis_url: str, state: Path) -> list[Resu
         )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
             proc = start_tracer(env, state / "tracer-1.log")
+            redis = connect(redis_url)
+            # CPU of the worker process and of Redis over the same span as the rate
+            cpu_at_first: list[float] = []
+
+            async def sample() -> None:
+                cpu_at_first[:] = [cpu_seconds(proc.pid), await redis_cpu_seconds(redis)]
+
             try:
-                first, done = await wait_processed(client, n, 900)
+                first, done = await wait_processed(client, n, 900, sample)
+                worker_cpu = cpu_seconds(proc.pid) - cpu_at_first[0]
+                redis_cpu = await redis_cpu_seconds(redis) - cpu_at_first[1]
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(30)
+                await redis.aclose()
             rate = n / max(done - first, 1e-9)
-            log(f"worker ingest {rate:.0f}/s")
+            log(
+                f"worker ingest {rate:.0f}/s; worker {worker_cpu:.2f} CPU-s "
+                f"({n / worker_cpu:.0f} scans/CPU-s), Redis {redis_cpu:.2f} CPU-s"
+            )
             # scan-to-queryable at half the measured rate, with a fresh process (fresh histogram)
             proc = start_tracer(env, state / "tracer-2.log")
             try:
@@ -202,6 +235,14 @@ async def ingest_bench(bootstrap: str, redis_url: str, state: Path) -> list[Resu
             baseline_metric="raw_getmany_scans_per_second",
             baseline_value=round(ceiling, 1),
             target=25_000,
+        ),
+        result(
+            NAME,
+            "ingest_scans_per_worker_cpu_second",
+            round(n / worker_cpu, 1),
+            "scans/CPU-s",
+            baseline_metric="redis_cpu_seconds_during_ingest",
+            baseline_value=round(redis_cpu, 2),
         ),
         result(
             NAME,
@@ -356,12 +397,14 @@ def pg_depth2(cur: Any, p: str, t1: int, t2: int, m: int) -> list[tuple[str, str
     return [(q, v, s, e) for _, q, v, s, e in cur.fetchall()]
 
 
-def encounters_of(out: Any, depth: int) -> list[tuple[str, str, int, int]]:
+def encounters_of(body: bytes, depth: int) -> list[tuple[str, str, int, int]]:
+    """The encounters of an API answer (JSON, RFC 3339 times) at one depth, as PostgreSQL's rows."""
+    out = msgspec.json.decode(body)
     return sorted(
-        (c.person_id, e.venue_id, e.start, e.end)
-        for c in out.contacts
-        if c.depth == depth
-        for e in c.encounters
+        (c["person_id"], e["venue_id"], parse_time(e["start"]), parse_time(e["end"]))
+        for c in out["contacts"]
+        if c["depth"] == depth
+        for e in c["encounters"]
     )
 
 
@@ -404,14 +447,15 @@ async def query_bench(redis_url: str, state: Path, dataset: str) -> list[Result]
         encounters2: list[int] = []
         with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
             for p in rng.sample(people, 200):
+                # what the API does for the query, up to its JSON body (api.person_exposures)
                 a = time.perf_counter()
-                out = await exposures(store, p, t1, t2, 15, 1)
+                body = await exposures_json(store, p, t1, t2, 15, 1)
                 d1_redis.append(time.perf_counter() - a)
                 a = time.perf_counter()
                 rows = pg_depth1(cur, p, t1, t2, m)
                 d1_pg.append(time.perf_counter() - a)
                 encounters.append(len(rows))
-                agree &= encounters_of(out, 1) == sorted(rows)
+                agree &= encounters_of(body, 1) == sorted(rows)
             log(
                 f"depth 1: redis p50 {percentile(d1_redis, 50) * 1000:.1f} ms "
                 f"p99 {percentile(d1_redis, 99) * 1000:.1f} ms; postgres p50 "
@@ -422,7 +466,7 @@ async def query_bench(redis_url: str, state: Path, dataset: str) -> list[Result]
             for p in rng.sample(people, 12):
                 a = time.perf_counter()
                 try:
-                    out = await asyncio.wait_for(exposures(store, p, t1, d2_t2, 15, 2), 30)
+                    body = await asyncio.wait_for(exposures_json(store, p, t1, d2_t2, 15, 2), 30)
                 except (TimeoutError, RedisError) as exc:
                     log(f"depth 2 for {p} failed after {time.perf_counter() - a:.1f}s: {exc!r}")
                     d2_failed += 1
@@ -433,11 +477,12 @@ async def query_bench(redis_url: str, state: Path, dataset: str) -> list[Result]
                     store = TracerStore(redis, keys, readers=[reader])
                     continue
                 d2_redis.append(time.perf_counter() - a)
-                encounters2.append(sum(len(c.encounters) for c in out.contacts if c.depth == 2))
+                found = encounters_of(body, 2)
+                encounters2.append(len(found))
                 a = time.perf_counter()
                 rows = pg_depth2(cur, p, t1, d2_t2, m)
                 d2_pg.append(time.perf_counter() - a)
-                agree &= encounters_of(out, 2) == sorted(rows)
+                agree &= found == sorted(rows)
             log(f"depth 2: {len(d2_redis)} answered, {d2_failed} failed")
         await redis.aclose()
         await reader.close()
@@ -556,7 +601,7 @@ def write_markdown(results: list[Result]) -> None:
 
 
 def main() -> int:
-    only = set(sys.argv[1:])  # "ingest" and/or "queries"; all when empty
+    only = set(sys.argv[1:])  # "ingest", "queries" (or "simulated", "zipf"); all when empty
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-tracer-") as tmp:
         state = Path(tmp)
@@ -564,10 +609,12 @@ def main() -> int:
         with servers(state) as (bootstrap, redis_url):
             if not only or "ingest" in only:
                 results += asyncio.run(ingest_bench(bootstrap, redis_url, state))
-            if not only or "queries" in only:
+            # "simulated" or "zipf" alone: the queries on that data set only
+            sets = [d for d in ("simulated", "zipf") if d in only] or ["simulated", "zipf"]
+            if not only or "queries" in only or only & {"simulated", "zipf"}:
                 # the simulator's province (the targets), then the Zipf stress set
-                results += asyncio.run(query_bench(redis_url, state, "simulated"))
-                results += asyncio.run(query_bench(redis_url, state, "zipf"))
+                for dataset in sets:
+                    results += asyncio.run(query_bench(redis_url, state, dataset))
     write_results(NAME, results)
     write_markdown(results)
     for r in results:
