@@ -85,8 +85,10 @@ def test_tracer_and_reporter_killed_mid_stream_match_the_reference(chaos_stack: 
         # Started again at once, not waited for: the next kill may land during start-up.
         stack.respawn("tracer")
         stack.respawn("reporter")
-    stats = load.join(timeout=300)
+    # measured from the last respawn, while the load still runs
     ready_s = stack.wait_ready("tracer", "reporter")
+    stats = load.join(timeout=300)
+    stack.wait_ready("tracer", "reporter")
     stack.check_alive()
 
     scans = asyncio.run(read_scans(stack.kafka.address, topic_name(SCANS, stack.namespace)))
