@@ -51,10 +51,9 @@ def test_fast_path_events_are_the_struct_encoding(copies: int) -> None:
     ]
     judged = decode_scans(msgspec.msgpack.encode(items), "msgpack", ctx, "scans")
     assert not judged.rejected
-    assert len(judged.accepted) == len(items)
-    for item, (scan_id, (topic, key, value), scanned_at) in zip(
-        items, judged.accepted, strict=True
-    ):
+    accepted = list(zip(judged.ids, judged.records, judged.times, strict=True))
+    assert len(accepted) == len(items)
+    for item, (scan_id, (topic, key, value), scanned_at) in zip(items, accepted, strict=True):
         venue_id = verifier.verify(str(item["qr"]))
         expected = ScanEvent(
             scan_id=str(item["scan_id"]),

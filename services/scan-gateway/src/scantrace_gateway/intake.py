@@ -147,10 +147,6 @@ class Judged:
         self.records.append(record)
         self.times.append(scanned_at)
 
-    @property
-    def accepted(self) -> list[tuple[str, Record, int]]:
-        return list(zip(self.ids, self.records, self.times, strict=True))
-
 
 def _time(value: int | str, name: str, ctx: Context) -> int:
     if type(value) is int:
