@@ -16,7 +16,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
 
@@ -336,7 +336,8 @@ class TracerStore:
                         first.append(("EXPIRE", log_key, ttl))
                     continue
             misses[person] = {m: s.scanned_at for m, s in pairs}
-        first += self._add_scans_commands(misses, groups)
+        earliest: dict[str, int] = {p: _earliest(groups[p]) for p in misses}
+        first += self._add_scans_commands(misses, earliest)
         replies = await self._exec(first, lane)
         read_back = replies[len(replies) - len(misses) :]
         if remember and not self._epoch_is_ours(index, int(replies[0])):
@@ -344,15 +345,14 @@ class TracerStore:
             self._forget()
             generation = tails.generation
             again = {p: _members(groups[p]) for p in [*known, *unchanged]}
-            read_back += await self._exec(self._add_scans_commands(again, groups), lane)
+            earliest.update({p: _earliest(groups[p]) for p in again})
+            read_back += await self._exec(self._add_scans_commands(again, earliest), lane)
             misses.update(again)
             known.clear()
             unchanged.clear()
-        earliest: dict[str, int | None] = {}
         read: dict[str, tuple[list[Visit], bool]] = {}
         logs: dict[str, _ScanRead] = {}
         for person, (card, tail_rows, lo, rows) in zip(misses, read_back, strict=True):
-            earliest[person] = min(s.scanned_at for s in groups[person])
             read[person] = (
                 [codec.decode_person_visit(m) for m in tail_rows],
                 card == len(tail_rows),
@@ -369,7 +369,7 @@ class TracerStore:
         return ApplyResult(len(groups), added, removed, skipped, len(known) + len(unchanged))
 
     def _add_scans_commands(
-        self, persons: Mapping[str, dict[bytes, int]], groups: Mapping[str, list[ScanLike]]
+        self, persons: Mapping[str, dict[bytes, int]], earliest: Mapping[str, int]
     ) -> list[Command]:
         """Per person: add the scans, read back the tail of visits and the scans to re-walk."""
         ttl = self._ttl_s()
@@ -383,7 +383,7 @@ class TracerStore:
                 self.keys.person_visits(person),
                 ttl,
                 TAIL_VISITS,
-                min(s.scanned_at for s in groups[person]),
+                earliest[person],
             ]
             for member, score in members.items():
                 cmd += [score, member]
@@ -546,10 +546,10 @@ class TracerStore:
         for c in changes:
             person = c.person
             for visit, n in c.gone:
-                removed[(visit.venue_id, visit.start // BUCKET_MS)].append(member(visit, person, n))
+                removed[(visit.venue_id, bucket_of(visit.start))].append(member(visit, person, n))
             for visit, n in c.added:
                 start = visit.start
-                where = (visit.venue_id, start // BUCKET_MS)
+                where = (visit.venue_id, bucket_of(start))
                 scored = added[where]
                 scored.append(start)
                 scored.append(member(visit, person, n))
@@ -823,16 +823,18 @@ def _change(
     refresh_ttl: bool = True,
 ) -> _PersonChange:
     """The visits gone and added when `old` (a tail of the stored visits) becomes `new`."""
-    # no identical visits (the usual case): every member has the suffix #0
-    if len(old) + len(new) <= 8 and _distinct(old) and _distinct(new):
+    in_old: Collection[Visit]
+    in_new: Collection[Visit]
+    if len(old) + len(new) <= 8:
         # an append replaces one or two visits: `in` on short lists beats building sets
-        gone = [(v, 0) for v in old if v not in new]
-        added = [(v, 0) for v in new if v not in old]
-        return _PersonChange(person, gone, added, open_until, refresh_ttl)
-    old_set, new_set = set(old), set(new)
-    if len(old_set) == len(old) and len(new_set) == len(new):
-        gone = [(v, 0) for v in old if v not in new_set]
-        added = [(v, 0) for v in new if v not in old_set]
+        in_old, in_new = old, new
+        distinct = _distinct(old) and _distinct(new)
+    else:
+        in_old, in_new = set(old), set(new)
+        distinct = len(in_old) == len(old) and len(in_new) == len(new)
+    if distinct:  # no identical visits (the usual case): every member has the suffix #0
+        gone = [(v, 0) for v in old if v not in in_new]
+        added = [(v, 0) for v in new if v not in in_old]
         return _PersonChange(person, gone, added, open_until, refresh_ttl)
     old_n, new_n = set(numbered(old)), set(numbered(new))
     return _PersonChange(person, list(old_n - new_n), list(new_n - old_n), open_until, refresh_ttl)
@@ -851,6 +853,10 @@ def _distinct(visits: list[Visit]) -> bool:
 def _open_until(derived: Derived) -> int | None:
     """The end of the person's last visit when it is still open, else None."""
     return derived.visits[-1].end if derived.trailing_open and derived.visits else None
+
+
+def _earliest(scans: Iterable[ScanLike]) -> int:
+    return min(s.scanned_at for s in scans)
 
 
 def _members(scans: Iterable[ScanLike]) -> dict[bytes, int]:
