@@ -112,16 +112,19 @@ def _contacts(found: dict[bytes, list[Encounter]], depth: int, via_of: bool) -> 
     contacts: list[Contact] = []
     # persons as bytes sort as their UTF-8 text does; then a stable sort by total, in C
     for q, raw in sorted(found.items()):
+        via: str | None = None
         if len(raw) == 1:  # most contacts: one encounter
             s, _, e, owner, _ = raw[0]
             total = (e - s) // MINUTE_MS
-            via = owner
+            if via_of:
+                via = owner
         else:
             raw.sort()
             total = sum([(e - s) // MINUTE_MS for s, _, e, _, _ in raw])
-            # via: the depth-1 contact of the earliest encounter (ties: the smallest id)
-            via = min([(x[0], x[3]) for x in raw])[1] if via_of else ""
-        contacts.append((q.decode(), depth, via if via_of else None, total, raw))
+            if via_of:
+                # the depth-1 contact of the earliest encounter (ties: the smallest id)
+                via = min([(x[0], x[3]) for x in raw])[1]
+        contacts.append((q.decode(), depth, via, total, raw))
     contacts.sort(key=itemgetter(3), reverse=True)
     return contacts
 
