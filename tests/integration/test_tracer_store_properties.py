@@ -28,10 +28,10 @@ from tests.reference.contacts import (
     reference_exposures,
     reference_occupancy,
     reference_person_visits,
-    reference_venue_visits,
 )
 from tests.reference.model import Scan as RefScan
 from tests.reference.visits import reference_visits
+from tests.support.tracer_checks import assert_person_visits, assert_venue_visits
 
 pytestmark = pytest.mark.integration
 
@@ -148,29 +148,13 @@ async def _compare(
     ref = _ref_visits(scans, known)
     t1, t2 = window
     for person in PERSONS:
-        want = [
-            (v.venue_id, v.start, v.end, v.closed_by)
-            for v in reference_person_visits(ref, person, t1, t2)
-        ]
-        got = [
-            (v.venue_id, v.start, v.end, v.closed_by)
-            for v in await store.person_visits(person, t1, t2)
-        ]
-        assert got == want, person
+        await assert_person_visits(store, ref, person, t1, t2)
         for depth in (1, 2):
             expected = reference_exposures(ref, person, t1, t2, m, depth)
             actual = await exposures(store, person, t1, t2, m, depth)
             assert msgspec.to_builtins(actual) == expected, (person, depth)
     for venue in VENUES:
-        want_v = [
-            (v.person_id, v.start, v.end, v.closed_by)
-            for v in reference_venue_visits(ref, venue, t1, t2)
-        ]
-        got_v = [
-            (f.person_id, f.start, f.end, f.closed_by)
-            for f in await store.venue_visits(venue, t1, t2)
-        ]
-        assert got_v == want_v, venue
+        await assert_venue_visits(store, ref, venue, t1, t2)
         for at in (t1, (t1 + t2) // 2):
             assert await store.occupancy(venue, at) == reference_occupancy(ref, venue, at)
     for lane in (fast or []) + readers:

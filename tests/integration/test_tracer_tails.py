@@ -22,9 +22,9 @@ from scantrace_tracer.fastpipe import FastPipe
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.store import ApplyResult, TracerStore
 from scantrace_tracer.tails import Tail, Tails
-from tests.reference.contacts import reference_person_visits, reference_venue_visits
 from tests.reference.model import Scan as RefScan
 from tests.reference.visits import reference_visits
+from tests.support.tracer_checks import assert_person_visits, assert_venue_visits
 
 pytestmark = pytest.mark.integration
 
@@ -75,25 +75,9 @@ async def _assert_reference(store: TracerStore, scans: Sequence[RefScan]) -> Non
     ref = reference_visits(list(scans), lambda v: DWELL.get(v, 60))
     t1, t2 = WINDOW
     for person in PERSONS:
-        want = [
-            (v.venue_id, v.start, v.end, v.closed_by)
-            for v in reference_person_visits(ref, person, t1, t2)
-        ]
-        got = [
-            (v.venue_id, v.start, v.end, v.closed_by)
-            for v in await store.person_visits(person, t1, t2)
-        ]
-        assert got == want, person
+        await assert_person_visits(store, ref, person, t1, t2)
     for venue in VENUES:
-        want_v = [
-            (v.person_id, v.start, v.end, v.closed_by)
-            for v in reference_venue_visits(ref, venue, t1, t2)
-        ]
-        got_v = [
-            (f.person_id, f.start, f.end, f.closed_by)
-            for f in await store.venue_visits(venue, t1, t2)
-        ]
-        assert got_v == want_v, venue
+        await assert_venue_visits(store, ref, venue, t1, t2)
 
 
 async def _drop(redis: Redis, ns: str) -> None:
