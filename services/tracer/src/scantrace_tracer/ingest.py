@@ -118,9 +118,6 @@ class PoisonGuard:
         self._max_ratio = max_ratio
         self._min_invalid = min_invalid
 
-    def record(self, invalid: bool) -> None:
-        self._window.append(invalid)
-
     def record_batch(self, n: int, invalid_at: Sequence[int]) -> None:
         """n outcomes in order, invalid at the positions given (one C call, not n)."""
         outcomes = [False] * n
