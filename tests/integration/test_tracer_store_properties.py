@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from scantrace_common.redis_client import connect
-from scantrace_tracer.exposures import exposures
+from scantrace_tracer import responses
+from scantrace_tracer.exposures import exposures, exposures_json
 from scantrace_tracer.fastpipe import FastPipe
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.store import TracerStore
@@ -153,6 +154,9 @@ async def _compare(
             expected = reference_exposures(ref, person, t1, t2, m, depth)
             actual = await exposures(store, person, t1, t2, m, depth)
             assert msgspec.to_builtins(actual) == expected, (person, depth)
+            # and the API's body, written by hand from the same contacts
+            body = await exposures_json(store, person, t1, t2, m, depth)
+            assert body == msgspec.json.encode(responses.exposures(actual)), (person, depth)
     for venue in VENUES:
         await assert_venue_visits(store, ref, venue, t1, t2)
         for at in (t1, (t1 + t2) // 2):

@@ -21,7 +21,6 @@ from scantrace_tracer.exposures import (
 )
 from scantrace_tracer.jsonbody import (
     Contact,
-    encounter_json,
     exposures_body,
     iso_time,
     json_string,
@@ -62,24 +61,7 @@ def test_body_is_msgspecs_encoding(
     for q, depth, via, encounters in drawn:
         rows = [(s, v, s + d, "owner") for v, s, d in encounters]
         total = sum(d // MIN for _, _, d in encounters)
-        contacts.append(
-            (
-                q,
-                depth,
-                via,
-                total,
-                [
-                    (
-                        s,
-                        v,
-                        e,
-                        o,
-                        encounter_json(json_string(v), iso_time(s), iso_time(e), (e - s) // MIN),
-                    )
-                    for s, v, e, o in rows
-                ],
-            )
-        )
+        contacts.append((q, depth, via, total, rows))
         plain.append(
             ContactOut(
                 q, depth, via, total, [EncounterOut(v, s, e, (e - s) // MIN) for s, v, e, _ in rows]

@@ -5,20 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 
 import msgspec
 
-from scantrace_tracer.jsonbody import (
-    MINUTES,
-    SMS,
-    Contact,
-    Encounter,
-    encounter_json,
-    exposures_body,
-    json_string,
-    minute_prefix,
-)
+from scantrace_tracer.jsonbody import Contact, Encounter, exposures_body
 from scantrace_tracer.store import TracerStore
 from scantrace_tracer.visits import MINUTE_MS, Visit
 
@@ -71,10 +61,11 @@ async def _encounters(
     exclude: set[str],
 ) -> dict[bytes, list[Encounter]]:
     """Per other person (as bytes), every encounter with a window at the same venue overlapping
-    enough: (start, venue_id, end, window owner, its JSON), which sort in the SPEC's order.
+    enough: (start, venue_id, end, window owner), which sort in the SPEC's order.
 
     The hot loop of a query (thousands of encounters): the script returns each encounter's
-    overlap and person, persons are compared as bytes, each encounter's JSON is made once.
+    overlap and person, persons are compared as bytes, and nothing is rendered here (the JSON
+    is written once the contacts are sorted, `jsonbody.exposures_body`).
     """
     by_venue: dict[str, list[_Window]] = defaultdict(list)
     for w in windows:
@@ -86,19 +77,12 @@ async def _encounters(
     skip = {p.encode() for p in exclude}
     out: dict[bytes, list[Encounter]] = {}
     known = out.get
-    prefix = MINUTES.get
     for venue, reply in zip(venues, replies, strict=True):
         owners = [w.owner for w in by_venue[venue]]
-        vj = json_string(venue)
         for w, s, e, person in zip(reply[::4], reply[1::4], reply[2::4], reply[3::4], strict=True):
             if person in skip:
                 continue
-            # iso_time, inlined: this runs twice per encounter
-            q = s // MINUTE_MS
-            sj = (prefix(q) or minute_prefix(q)) + SMS[s - q * MINUTE_MS]
-            q = e // MINUTE_MS
-            ej = (prefix(q) or minute_prefix(q)) + SMS[e - q * MINUTE_MS]
-            enc = (s, venue, e, owners[w], encounter_json(vj, sj, ej, (e - s) // MINUTE_MS))
+            enc = (s, venue, e, owners[w])
             found = known(person)
             if found is None:
                 out[person] = [enc]
@@ -109,24 +93,21 @@ async def _encounters(
 
 def _contacts(found: dict[bytes, list[Encounter]], depth: int, via_of: bool) -> list[Contact]:
     """Contacts by total overlap (longest first), then person_id; encounters sorted."""
-    contacts: list[Contact] = []
-    # persons as bytes sort as their UTF-8 text does; then a stable sort by total, in C
-    for q, raw in sorted(found.items()):
-        via: str | None = None
+    rows: list[tuple[int, bytes, str | None, list[Encounter]]] = []
+    for q, raw in found.items():
         if len(raw) == 1:  # most contacts: one encounter
-            s, _, e, owner, _ = raw[0]
-            total = (e - s) // MINUTE_MS
-            if via_of:
-                via = owner
+            s, _, e, owner = raw[0]
+            rows.append((-((e - s) // MINUTE_MS), q, owner if via_of else None, raw))
         else:
             raw.sort()
-            total = sum([(e - s) // MINUTE_MS for s, _, e, _, _ in raw])
-            if via_of:
-                # the depth-1 contact of the earliest encounter (ties: the smallest id)
-                via = min([(x[0], x[3]) for x in raw])[1]
-        contacts.append((q.decode(), depth, via, total, raw))
-    contacts.sort(key=itemgetter(3), reverse=True)
-    return contacts
+            total = sum([(e - s) // MINUTE_MS for s, _, e, _ in raw])
+            # via: the depth-1 contact of the earliest encounter (ties: the smallest id)
+            via = min([(x[0], x[3]) for x in raw])[1] if via_of else None
+            rows.append((-total, q, via, raw))
+    # one sort, in C: (-total, person) is unique, so the tuples never compare further; persons
+    # as bytes sort as their UTF-8 text does
+    rows.sort()
+    return [(q.decode(), depth, via, -t, raw) for t, q, via, raw in rows]
 
 
 async def contacts_of(
@@ -170,7 +151,7 @@ async def exposures(
             d,
             via,
             total,
-            [EncounterOut(v, s, e, (e - s) // MINUTE_MS) for s, v, e, _, _ in raw],
+            [EncounterOut(v, s, e, (e - s) // MINUTE_MS) for s, v, e, _ in raw],
         )
         for q, d, via, total, raw in found
     ]
@@ -185,7 +166,7 @@ async def exposures_json(
     min_overlap_minutes: int = 15,
     depth: int = 1,
 ) -> bytes:
-    """`exposures` as the API's JSON body (RFC 3339 times): each encounter's JSON is made once,
-    as the co-presence replies are read, and the body is joined from those pieces."""
+    """`exposures` as the API's JSON body (RFC 3339 times), written in one pass over the sorted
+    contacts (`jsonbody.exposures_body`)."""
     found = await contacts_of(store, person_id, t1, t2, min_overlap_minutes, depth)
     return exposures_body(person_id, t1, t2, min_overlap_minutes, depth, found)

@@ -2,8 +2,9 @@
 
 `format_time` (datetime + strftime) costs about 5 us per time, two per encounter, and a dict per
 encounter for msgspec another microsecond; here a time is a dict and a list look-up and an
-encounter one f-string, made as the co-presence replies are read. The bytes equal msgspec's
-encoding of `responses.exposures` (compact, keys in SPEC order), as the unit tests check.
+encounter one f-string, written in one pass once the contacts are sorted. The bytes equal
+msgspec's encoding of `responses.exposures` (compact, keys in SPEC order), as the unit tests
+check.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ _encode = msgspec.json.Encoder().encode
 #: ids as the event schemas allow them (`scantrace_common.events.Id`) need no JSON escaping
 _PLAIN: Final = re.compile(r"[A-Za-z0-9_.\-]*").fullmatch
 
-#: An encounter as a query builds it: (start, venue_id, end, window owner, its JSON object).
+#: An encounter as a query builds it: (start, venue_id, end, window owner).
 #: Tuples sort in the SPEC's order of encounters (start, then venue_id, then end).
-Encounter = tuple[int, str, int, str, str]
+Encounter = tuple[int, str, int, str]
 #: A contact: (person_id, depth, via, total_overlap_minutes, its encounters in order).
 Contact = tuple[str, int, str | None, int, list[Encounter]]
 
@@ -64,13 +65,6 @@ def json_string(text: str) -> str:
     return f'"{text}"' if _PLAIN(text) else _encode(text).decode()
 
 
-def encounter_json(venue_json: str, start: str, end: str, minutes: int) -> str:
-    """One encounter's JSON object (its venue_id already a JSON string)."""
-    return (
-        f'{{"venue_id":{venue_json},"start":"{start}","end":"{end}","overlap_minutes":{minutes}}}'
-    )
-
-
 def exposures_body(
     person_id: str,
     t1: int,
@@ -81,13 +75,29 @@ def exposures_body(
 ) -> bytes:
     """The SPEC section 5 exposures JSON of contacts already in the SPEC's order."""
     parts: list[str] = []
+    add = parts.append
+    prefix = MINUTES.get
+    venues: dict[str, str] = {}  # venue_id -> its JSON string, made once per answer
     # one check of all the person ids: escaped one by one only when some id needs it
     plain = _PLAIN("".join([c[0] for c in contacts])) is not None
     for person, d, via, total, encounters in contacts:
-        inner = encounters[0][4] if len(encounters) == 1 else ",".join([x[4] for x in encounters])
+        pieces: list[str] = []
+        for s, v, e, _ in encounters:
+            vj = venues.get(v)
+            if vj is None:
+                vj = venues[v] = json_string(v)
+            # iso_time, inlined: this runs twice per encounter
+            a = s // MINUTE_MS
+            b = e // MINUTE_MS
+            pieces.append(
+                f'{{"venue_id":{vj},"start":"{prefix(a) or minute_prefix(a)}{SMS[s - a * MINUTE_MS]}",'
+                f'"end":"{prefix(b) or minute_prefix(b)}{SMS[e - b * MINUTE_MS]}",'
+                f'"overlap_minutes":{(e - s) // MINUTE_MS}}}'
+            )
+        inner = pieces[0] if len(pieces) == 1 else ",".join(pieces)
         viaj = "null" if via is None else json_string(via)
         pj = f'"{person}"' if plain else json_string(person)
-        parts.append(
+        add(
             f'{{"person_id":{pj},"depth":{d},"via":{viaj},'
             f'"total_overlap_minutes":{total},"encounters":[{inner}]}}'
         )
