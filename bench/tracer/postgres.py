@@ -59,7 +59,7 @@ def cluster(state: Path) -> Iterator[str]:
     opts = (
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={data} "
         "-c shared_buffers=512MB -c work_mem=64MB -c fsync=off -c synchronous_commit=off "
-        "-c max_parallel_workers_per_gather=0 -c jit=off"
+        "-c max_parallel_workers_per_gather=0 -c jit=off -c timezone=UTC"
     )
     subprocess.run(
         [
@@ -102,7 +102,8 @@ CREATE INDEX visits_person ON visits (person_id, s);
 VACUUM ANALYZE visits;
 """
 
-#: Depth 1: the person's visits clipped to [t1, t2], joined with overlapping visits there.
+#: Depth 1's join alone: the person's visits clipped to [t1, t2], joined with the overlapping
+#: visits there, as rows (no answer made of them yet: the second baseline).
 DEPTH1 = """
 WITH pv AS (
   SELECT venue_id, greatest(s, %(t1)s) AS a, least(e, %(t2)s) AS b
@@ -113,41 +114,14 @@ FROM pv JOIN visits q ON q.venue_id = pv.venue_id
 WHERE q.person_id <> %(p)s AND least(pv.b, q.e) - greatest(pv.a, q.s) >= %(m)s
 """
 
-#: Depth 2: each depth-1 contact's visits clipped to [its first encounter, t2].
-DEPTH2 = """
-WITH c AS (SELECT * FROM unnest(%(cs)s::text[], %(ss)s::bigint[]) AS c(person_id, s0)),
-cv AS (
-  SELECT v.person_id AS via, v.venue_id, greatest(v.s, c.s0) AS a, least(v.e, %(t2)s) AS b
-  FROM c JOIN visits v ON v.person_id = c.person_id AND v.s <= %(t2)s AND v.e >= c.s0)
-SELECT cv.via, q.person_id, cv.venue_id, greatest(cv.a, q.s), least(cv.b, q.e)
-FROM cv JOIN visits q ON q.venue_id = cv.venue_id
- AND q.r && tstzrange(to_timestamp(cv.a / 1000.0), to_timestamp(cv.b / 1000.0), '[]')
-WHERE q.person_id <> ALL(%(ex)s::text[]) AND least(cv.b, q.e) - greatest(cv.a, q.s) >= %(m)s
-"""
+# The same answers as the API's, whole: contacts grouped with their totals and `via`, in the
+# SPEC's order, times in RFC 3339, made by PostgreSQL as JSON text: a SQL engine answering the
+# same query, not only its join. Times are PostgreSQL's own JSON encoding of timestamptz (the
+# session runs in UTC: "...T08:15:00.123+00:00"), its cheapest RFC 3339 form; persons and venues
+# sort as bytes (COLLATE "C"), as the API sorts them.
 
-# The same answers as the API's, whole: contacts grouped with their totals, `via`, the SPEC's
-# order and RFC 3339 times, made by PostgreSQL as JSON text (a SQL engine answering the same
-# query, not only its join). Times are rendered by PostgreSQL's own JSON encoding of
-# timestamptz (the session runs in UTC: "...T08:15:00.123+00:00"), its cheapest RFC 3339 form.
-_TS = "to_json(timestamptz 'epoch' + ({x}) * interval '1 millisecond')"
-_ENCOUNTERS = (
-    "json_agg(json_build_object('venue_id', venue_id, 'start', "
-    + _TS.format(x="s")
-    + ", 'end', "
-    + _TS.format(x="e")
-    + """, 'overlap_minutes', (e - s) / 60000) ORDER BY s, venue_id COLLATE "C", e)"""
-)
-_ANSWER = (
-    "SELECT json_build_object('person_id', %(p)s::text, 'from', "
-    + _TS.format(x="%(t1)s::bigint")
-    + ", 'to', "
-    + _TS.format(x="%(t2)s::bigint")
-    + """, 'min_overlap_minutes', %(mm)s::int, 'depth', {depth},
-  'contacts', coalesce(json_agg(json_build_object('person_id', person_id, 'depth', depth,
-    'via', via, 'total_overlap_minutes', total, 'encounters', encounters)
-    ORDER BY depth, total DESC, person_id COLLATE "C"), '[]'))::text FROM g"""
-)
-_E1 = """
+#: Depth 1, the whole answer (parameters p, t1, t2, m in ms, mm in minutes).
+ANSWER_DEPTH1 = """
 WITH pv AS (
   SELECT venue_id, greatest(s, %(t1)s) AS a, least(e, %(t2)s) AS b
   FROM visits WHERE person_id = %(p)s AND s <= %(t2)s AND e >= %(t1)s),
@@ -155,22 +129,34 @@ e1 AS (
   SELECT q.person_id, pv.venue_id, greatest(pv.a, q.s) AS s, least(pv.b, q.e) AS e
   FROM pv JOIN visits q ON q.venue_id = pv.venue_id
    AND q.r && tstzrange(to_timestamp(pv.a / 1000.0), to_timestamp(pv.b / 1000.0), '[]')
-  WHERE q.person_id <> %(p)s AND least(pv.b, q.e) - greatest(pv.a, q.s) >= %(m)s)"""
-_G1 = (
-    "SELECT 1 AS depth, person_id, NULL::text AS via, sum((e - s) / 60000) AS total, "
-    + _ENCOUNTERS
-    + " AS encounters FROM e1 GROUP BY person_id"
-)
-
-#: Depth 1, the whole answer (parameters p, t1, t2, m in ms, mm in minutes).
-ANSWER_DEPTH1 = _E1 + ",\ng AS (" + _G1 + ")\n" + _ANSWER.format(depth=1)
+  WHERE q.person_id <> %(p)s AND least(pv.b, q.e) - greatest(pv.a, q.s) >= %(m)s),
+g AS (
+  SELECT 1 AS depth, person_id, NULL::text AS via, sum((e - s) / 60000) AS total,
+    json_agg(json_build_object('venue_id', venue_id, 'start', to_json(timestamptz 'epoch' + s * interval '1 millisecond'),
+      'end', to_json(timestamptz 'epoch' + e * interval '1 millisecond'), 'overlap_minutes', (e - s) / 60000)
+      ORDER BY s, venue_id COLLATE "C", e) AS encounters
+  FROM e1 GROUP BY person_id)
+SELECT json_build_object('person_id', %(p)s::text,
+  'from', to_json(timestamptz 'epoch' + %(t1)s::bigint * interval '1 millisecond'), 'to', to_json(timestamptz 'epoch' + %(t2)s::bigint * interval '1 millisecond'),
+  'min_overlap_minutes', %(mm)s::int, 'depth', 1,
+  'contacts', coalesce(json_agg(json_build_object('person_id', person_id, 'depth', depth,
+    'via', via, 'total_overlap_minutes', total, 'encounters', encounters)
+    ORDER BY depth, total DESC, person_id COLLATE "C"), '[]'))::text
+FROM g
+"""
 
 #: Depth 2, the whole answer: depth-1 contacts, then each one's visits clipped to
 #: [its earliest encounter with p, t2] against persons other than p and the depth-1 contacts;
 #: `via` is the depth-1 contact of a depth-2 contact's earliest encounter (ties: smaller id).
-ANSWER_DEPTH2 = (
-    _E1
-    + """,
+ANSWER_DEPTH2 = """
+WITH pv AS (
+  SELECT venue_id, greatest(s, %(t1)s) AS a, least(e, %(t2)s) AS b
+  FROM visits WHERE person_id = %(p)s AND s <= %(t2)s AND e >= %(t1)s),
+e1 AS (
+  SELECT q.person_id, pv.venue_id, greatest(pv.a, q.s) AS s, least(pv.b, q.e) AS e
+  FROM pv JOIN visits q ON q.venue_id = pv.venue_id
+   AND q.r && tstzrange(to_timestamp(pv.a / 1000.0), to_timestamp(pv.b / 1000.0), '[]')
+  WHERE q.person_id <> %(p)s AND least(pv.b, q.e) - greatest(pv.a, q.s) >= %(m)s),
 c1 AS (SELECT person_id, min(s) AS s0 FROM e1 GROUP BY person_id),
 cv AS (
   SELECT v.person_id AS via, v.venue_id, greatest(v.s, c1.s0) AS a, least(v.e, %(t2)s) AS b
@@ -181,14 +167,23 @@ e2 AS (
    AND q.r && tstzrange(to_timestamp(cv.a / 1000.0), to_timestamp(cv.b / 1000.0), '[]')
   WHERE q.person_id <> %(p)s AND NOT EXISTS (SELECT 1 FROM c1 WHERE c1.person_id = q.person_id)
    AND least(cv.b, q.e) - greatest(cv.a, q.s) >= %(m)s),
-g AS ("""
-    + _G1
-    + """
+g AS (
+  SELECT 1 AS depth, person_id, NULL::text AS via, sum((e - s) / 60000) AS total,
+    json_agg(json_build_object('venue_id', venue_id, 'start', to_json(timestamptz 'epoch' + s * interval '1 millisecond'),
+      'end', to_json(timestamptz 'epoch' + e * interval '1 millisecond'), 'overlap_minutes', (e - s) / 60000)
+      ORDER BY s, venue_id COLLATE "C", e) AS encounters
+  FROM e1 GROUP BY person_id
   UNION ALL
-  SELECT 2, person_id, (array_agg(via ORDER BY s, via COLLATE "C"))[1], sum((e - s) / 60000), """
-    + _ENCOUNTERS
-    + """
+  SELECT 2, person_id, (array_agg(via ORDER BY s, via COLLATE "C"))[1], sum((e - s) / 60000),
+    json_agg(json_build_object('venue_id', venue_id, 'start', to_json(timestamptz 'epoch' + s * interval '1 millisecond'),
+      'end', to_json(timestamptz 'epoch' + e * interval '1 millisecond'), 'overlap_minutes', (e - s) / 60000)
+      ORDER BY s, venue_id COLLATE "C", e)
   FROM e2 GROUP BY person_id)
+SELECT json_build_object('person_id', %(p)s::text,
+  'from', to_json(timestamptz 'epoch' + %(t1)s::bigint * interval '1 millisecond'), 'to', to_json(timestamptz 'epoch' + %(t2)s::bigint * interval '1 millisecond'),
+  'min_overlap_minutes', %(mm)s::int, 'depth', 2,
+  'contacts', coalesce(json_agg(json_build_object('person_id', person_id, 'depth', depth,
+    'via', via, 'total_overlap_minutes', total, 'encounters', encounters)
+    ORDER BY depth, total DESC, person_id COLLATE "C"), '[]'))::text
+FROM g
 """
-    + _ANSWER.format(depth=2)
-)

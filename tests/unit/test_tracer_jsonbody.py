@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scantrace_common.timeparse import format_time
-from scantrace_tracer import responses
+from scantrace_tracer import codec, responses
 from scantrace_tracer.exposures import (
     ContactOut,
     EncounterOut,
@@ -88,20 +88,21 @@ class _Store:
             for p in persons
         }
 
-    async def co_present_raw(
-        self, requests: Sequence[tuple[str, Sequence[tuple[int, int]]]], m: int, *, clip: bool
-    ) -> list[list[Any]]:
-        assert clip
-        out: list[list[Any]] = []
-        for venue, windows in requests:
-            reply: list[Any] = []
-            for i, (a, b) in enumerate(windows):
-                for q, v in self.visits:
-                    s, e = max(a, v.start), min(b, v.end)
-                    if v.venue_id == venue and e - s >= m:
-                        reply += [i, s, e, q.encode()]
-            out.append(reply)
-        return out
+    async def co_present_rows(
+        self, requests: Sequence[tuple[str, Sequence[tuple[int, int]]]], m: int
+    ) -> list[tuple[int, int, int, int, list[bytes]]]:
+        """Every visit at the venue for every window: a superset, as the store's read is."""
+        return [
+            (
+                i,
+                j,
+                a,
+                b,
+                [codec.visit_member(v, q, 0) for q, v in self.visits if v.venue_id == venue],
+            )
+            for i, (venue, windows) in enumerate(requests)
+            for j, (a, b) in enumerate(windows)
+        ]
 
 
 persons = st.sampled_from(["p1", "p2", "p3", 'p"4', "p\u00e95"])

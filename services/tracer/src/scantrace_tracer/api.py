@@ -24,6 +24,7 @@ from scantrace_tracer.audit import AuditTrail
 from scantrace_tracer.cases import CaseService
 from scantrace_tracer.exposures import exposures_json
 from scantrace_tracer.fastpipe import FastPipe, RedisReplyError
+from scantrace_tracer.gcpause import GcPause
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.settings import TracerSettings
 from scantrace_tracer.store import TracerStore, wall_clock_ms
@@ -69,6 +70,8 @@ async def _audited(
 ) -> Response:
     status = 500
     started = time.perf_counter()
+    pause: GcPause = request.app.state.gc_pause
+    pause.enter()
     try:
         response = await work()
         status = response.status_code
@@ -77,6 +80,7 @@ async def _audited(
         status = exc.status_code
         raise
     finally:
+        pause.leave()
         route = request.scope.get("route")
         endpoint = getattr(route, "path", request.url.path)
         metrics.QUERY_DURATION.labels(endpoint=endpoint).observe(time.perf_counter() - started)
@@ -233,6 +237,7 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         )
         app.state.store, app.state.producer = store, producer
         app.state.audit, app.state.cases = audit, cases
+        app.state.gc_pause = GcPause()
         worker = None
         if settings.tracer_worker:
             from scantrace_tracer.worker import start_worker

@@ -8,6 +8,8 @@ from typing import Final
 from scantrace_tracer.visits import ClosedBy, Direction, Scan, Visit
 
 _TIMES: Final = struct.Struct(">QQ")
+#: (start, end) of a visit member, unpacked in C.
+TIMES_OF: Final = _TIMES.unpack_from
 CLOSED_BY_CODES: Final[dict[str, bytes]] = {
     "next_in": b"n",
     "dwell": b"d",

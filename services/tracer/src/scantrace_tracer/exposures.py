@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from scantrace_tracer.codec import TIMES_OF
 from scantrace_tracer.jsonbody import Contact, Encounter, exposures_body
 from scantrace_tracer.store import TracerStore
 from scantrace_tracer.visits import MINUTE_MS, Visit
@@ -63,9 +64,9 @@ async def _encounters(
     """Per other person (as bytes), every encounter with a window at the same venue overlapping
     enough: (start, venue_id, end, window owner), which sort in the SPEC's order.
 
-    The hot loop of a query (thousands of encounters): the script returns each encounter's
-    overlap and person, persons are compared as bytes, and nothing is rendered here (the JSON
-    is written once the contacts are sorted, `jsonbody.exposures_body`).
+    The hot loop of a query (thousands of encounters): members are filtered here as Redis
+    returns them, persons are compared as bytes, and nothing is rendered (the JSON is written
+    once the contacts are sorted, `jsonbody.exposures_body`).
     """
     by_venue: dict[str, list[_Window]] = defaultdict(list)
     for w in windows:
@@ -73,16 +74,28 @@ async def _encounters(
             by_venue[w.venue_id].append(w)
     venues = sorted(by_venue)
     requests = [(v, [(w.a, w.b) for w in by_venue[v]]) for v in venues]
-    replies = await store.co_present_raw(requests, min_overlap_ms, clip=True)
+    rows = await store.co_present_rows(requests, min_overlap_ms)
     skip = {p.encode() for p in exclude}
     out: dict[bytes, list[Encounter]] = {}
     known = out.get
-    for venue, reply in zip(venues, replies, strict=True):
-        owners = [w.owner for w in by_venue[venue]]
-        for w, s, e, person in zip(reply[::4], reply[1::4], reply[2::4], reply[3::4], strict=True):
+    for i, j, a, b, members in rows:
+        venue = venues[i]
+        owner = by_venue[venue][j].owner
+        for member in members:
+            s, e = TIMES_OF(member)
+            # the overlap with the window; the read is a superset: most, not all, overlap enough
+            if s < a:
+                s = a
+            if e > b:
+                e = b
+            if e - s < min_overlap_ms:
+                continue
+            person = member[17:]  # after start, end and closed_by; a rare #n suffix dropped
+            if b"#" in person:
+                person = person.split(b"#", 1)[0]
             if person in skip:
                 continue
-            enc = (s, venue, e, owners[w])
+            enc = (s, venue, e, owner)
             found = known(person)
             if found is None:
                 out[person] = [enc]

@@ -32,6 +32,10 @@ MULTI: Final = pack([("MULTI",)])
 EXEC: Final = pack([("EXEC",)])
 
 
+#: Bytes left unsent in the transport after which a batch waits for the socket to drain.
+_DRAIN_AT: Final = 1 << 20
+
+
 class RedisReplyError(Exception):
     """Redis answered an error to one of the pipelined commands."""
 
@@ -66,7 +70,8 @@ class FastPipe:
         assert self._reader is not None
         assert self._writer is not None
         self._writer.write(pack(commands))
-        await self._writer.drain()
+        if self._writer.transport.get_write_buffer_size() > _DRAIN_AT:
+            await self._writer.drain()  # only a big batch can fill the socket buffer
         parser = hiredis.Reader(replyError=RedisReplyError)
         replies: list[Any] = []
         while len(replies) < len(commands):
@@ -89,7 +94,9 @@ class FastPipe:
             try:
                 if self._writer is None:
                     await self._connect()
-                return await asyncio.wait_for(self._roundtrip(commands), self._timeout_s)
+                # asyncio.timeout, not wait_for: no task per call (~40 us on these machines)
+                async with asyncio.timeout(self._timeout_s):
+                    return await self._roundtrip(commands)
             except BaseException:
                 await self.close()  # a half-read reply stream cannot be reused
                 raise
