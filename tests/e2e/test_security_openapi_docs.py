@@ -53,3 +53,33 @@ def test_every_ref_resolves(service: str) -> None:
     document = openapi_documents()[service]
     broken = [(where, ref) for where, ref in refs(document) if not resolves(document, ref)]
     assert not broken, broken[:10]
+
+
+@pytest.mark.parametrize("service", ["tracer", "reporter"])
+def test_every_staff_operation_declares_its_token_and_its_refusals(service: str) -> None:
+    """The bearer scheme, and the 401 and 403 every token-checked operation can answer."""
+    document = openapi_documents()[service]
+    assert document["components"]["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
+    undeclared = [
+        (method, path)
+        for path, operations in document["paths"].items()
+        if path.startswith("/v1/")
+        for method, operation in operations.items()
+        if operation.get("security") != [{"bearerToken": []}]
+        or not {"401", "403"} <= set(operation["responses"])
+    ]
+    assert not undeclared, undeclared
+
+
+def test_the_tracers_times_are_date_times() -> None:
+    """`from` and `to` are RFC 3339 in the document, so generated queries send times."""
+    document = openapi_documents()["tracer"]
+    formats = {
+        (path, p["name"]): p["schema"].get("format")
+        for path, operations in document["paths"].items()
+        for operation in operations.values()
+        for p in operation.get("parameters", [])
+        if p["name"] in ("from", "to")
+    }
+    assert len(formats) == 6
+    assert set(formats.values()) == {"date-time"}, formats

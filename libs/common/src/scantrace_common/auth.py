@@ -9,6 +9,7 @@ from typing import Annotated, Final, Literal, cast
 
 import jwt
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 Role = Literal["admin", "epidemiologist", "official", "operator", "device"]
 STAFF_ROLES: Final[frozenset[str]] = frozenset({"admin", "epidemiologist", "official", "operator"})
@@ -96,14 +97,37 @@ def principal_from_request(request: Request, secret: str) -> Principal:
         raise _unauthorized(f"invalid token: {exc}") from exc
 
 
-def require_roles(*roles: str) -> Callable[[Request], Principal]:
+#: Declares the bearer scheme in the OpenAPI documents of the operations that need a token. The
+#: token itself is read and checked by `principal_from_request` (whose 401 says what to send).
+BEARER: Final = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerToken",
+    description="a staff token (HS256 JWT with role and, for officials, units): "
+    "Authorization: Bearer <token>",
+)
+_Declared = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def _error(description: str) -> dict[str, object]:
+    detail = {"type": "object", "properties": {"detail": {"type": "string"}}}
+    return {"description": description, "content": {"application/json": {"schema": detail}}}
+
+
+#: The errors every operation behind `require_roles` can answer, for its OpenAPI document.
+AUTH_RESPONSES: Final[dict[int | str, dict[str, object]]] = {
+    401: _error("no bearer token, or one that is malformed, expired or not ours"),
+    403: _error("a valid token of a role that may not call this (or outside an official's units)"),
+}
+
+
+def require_roles(*roles: str) -> Callable[..., Principal]:
     """A FastAPI dependency: 401 without a valid token, 403 for another role.
 
     The secret is read from `request.app.state.auth_secret`, set by `scantrace_common.http.create_app`.
     """
     allowed = frozenset(roles)
 
-    def dependency(request: Request) -> Principal:
+    def dependency(request: Request, _declared: _Declared = None) -> Principal:
         principal = principal_from_request(request, request.app.state.auth_secret)
         if principal.role not in allowed:
             raise HTTPException(

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from scantrace_common.auth import Principal, require_roles
+from scantrace_common.auth import AUTH_RESPONSES, Principal, require_roles
 from scantrace_common.events import UnitEvent, VenueEvent
 from scantrace_common.kafka import KafkaUnavailable
 from scantrace_reporter import csv_export, poster
@@ -24,7 +24,7 @@ Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Reader = Annotated[Principal, Depends(require_roles("admin", "official"))]
 MAX_BATCH = 1000
 
-router = APIRouter()
+router = APIRouter(responses=AUTH_RESPONSES)
 
 
 def service_of(request: Request) -> ReporterService:

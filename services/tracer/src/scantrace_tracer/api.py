@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from scantrace_common.auth import Principal, principal_from_request, require_roles
+from scantrace_common.auth import AUTH_RESPONSES, Principal, principal_from_request, require_roles
 from scantrace_common.events import AuditEvent
 from scantrace_common.http import create_app
 from scantrace_common.kafka import DurableProducer
@@ -35,6 +35,13 @@ Epidemiologist = Annotated[Principal, Depends(require_roles("epidemiologist"))]
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 PersonId = Annotated[str, Path(pattern=ID_PATTERN)]
+#: [from, to] of a query: RFC 3339 with an offset in the document (`format: date-time`, so
+#: clients and fuzzers send times); epoch milliseconds are accepted too (`_time`).
+_TIME_DOC: dict[str, Any] = {"format": "date-time"}
+From = Annotated[
+    str, Query(alias="from", description="start, RFC 3339", json_schema_extra=_TIME_DOC)
+]
+To = Annotated[str, Query(alias="to", description="end, RFC 3339", json_schema_extra=_TIME_DOC)]
 VenueId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
@@ -100,7 +107,7 @@ async def _audited(
         )
 
 
-router = APIRouter(prefix="/v1", tags=["tracer"])
+router = APIRouter(prefix="/v1", tags=["tracer"], responses=AUTH_RESPONSES)
 
 
 def _store(request: Request) -> TracerStore:
@@ -113,8 +120,8 @@ async def person_visits(
     request: Request,
     who: Epidemiologist,
     person_id: PersonId,
-    t1: Annotated[str, Query(alias="from")],
-    t2: Annotated[str, Query(alias="to")],
+    t1: From,
+    t2: To,
 ) -> Response:
     async def work() -> Response:
         a, b = _window(t1, t2)
@@ -131,8 +138,8 @@ async def person_exposures(
     request: Request,
     who: Epidemiologist,
     person_id: PersonId,
-    t1: Annotated[str, Query(alias="from")],
-    t2: Annotated[str, Query(alias="to")],
+    t1: From,
+    t2: To,
     min_overlap_minutes: Annotated[int, Query(ge=0, le=1440)] = 15,
     depth: Annotated[int, Query(ge=1, le=2)] = 1,
 ) -> Response:
@@ -149,8 +156,8 @@ async def venue_visits(
     request: Request,
     who: Epidemiologist,
     venue_id: VenueId,
-    t1: Annotated[str, Query(alias="from")],
-    t2: Annotated[str, Query(alias="to")],
+    t1: From,
+    t2: To,
 ) -> Response:
     async def work() -> Response:
         a, b = _window(t1, t2)
