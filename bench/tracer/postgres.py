@@ -120,44 +120,24 @@ WHERE q.person_id <> %(p)s AND least(pv.b, q.e) - greatest(pv.a, q.s) >= %(m)s
 # session runs in UTC: "...T08:15:00.123+00:00"), its cheapest RFC 3339 form; persons and venues
 # sort as bytes (COLLATE "C"), as the API sorts them.
 
-#: Depth 1, the whole answer (parameters p, t1, t2, m in ms, mm in minutes).
-ANSWER_DEPTH1 = """
-WITH pv AS (
-  SELECT venue_id, greatest(s, %(t1)s) AS a, least(e, %(t2)s) AS b
-  FROM visits WHERE person_id = %(p)s AND s <= %(t2)s AND e >= %(t1)s),
-e1 AS (
-  SELECT q.person_id, pv.venue_id, greatest(pv.a, q.s) AS s, least(pv.b, q.e) AS e
-  FROM pv JOIN visits q ON q.venue_id = pv.venue_id
-   AND q.r && tstzrange(to_timestamp(pv.a / 1000.0), to_timestamp(pv.b / 1000.0), '[]')
-  WHERE q.person_id <> %(p)s AND least(pv.b, q.e) - greatest(pv.a, q.s) >= %(m)s),
-g AS (
-  SELECT 1 AS depth, person_id, NULL::text AS via, sum((e - s) / 60000) AS total,
-    json_agg(json_build_object('venue_id', venue_id, 'start', to_json(timestamptz 'epoch' + s * interval '1 millisecond'),
-      'end', to_json(timestamptz 'epoch' + e * interval '1 millisecond'), 'overlap_minutes', (e - s) / 60000)
-      ORDER BY s, venue_id COLLATE "C", e) AS encounters
-  FROM e1 GROUP BY person_id)
-SELECT json_build_object('person_id', %(p)s::text,
-  'from', to_json(timestamptz 'epoch' + %(t1)s::bigint * interval '1 millisecond'), 'to', to_json(timestamptz 'epoch' + %(t2)s::bigint * interval '1 millisecond'),
-  'min_overlap_minutes', %(mm)s::int, 'depth', 1,
-  'contacts', coalesce(json_agg(json_build_object('person_id', person_id, 'depth', depth,
-    'via', via, 'total_overlap_minutes', total, 'encounters', encounters)
-    ORDER BY depth, total DESC, person_id COLLATE "C"), '[]'))::text
-FROM g
-"""
 
-#: Depth 2, the whole answer: depth-1 contacts, then each one's visits clipped to
-#: [its earliest encounter with p, t2] against persons other than p and the depth-1 contacts;
-#: `via` is the depth-1 contact of a depth-2 contact's earliest encounter (ties: smaller id).
-ANSWER_DEPTH2 = """
-WITH pv AS (
+def _ts(ms: str) -> str:
+    return f"to_json(timestamptz 'epoch' + {ms} * interval '1 millisecond')"
+
+
+#: The case's windows (pv) and its depth-1 encounters (e1).
+_E1 = """WITH pv AS (
   SELECT venue_id, greatest(s, %(t1)s) AS a, least(e, %(t2)s) AS b
   FROM visits WHERE person_id = %(p)s AND s <= %(t2)s AND e >= %(t1)s),
 e1 AS (
   SELECT q.person_id, pv.venue_id, greatest(pv.a, q.s) AS s, least(pv.b, q.e) AS e
   FROM pv JOIN visits q ON q.venue_id = pv.venue_id
    AND q.r && tstzrange(to_timestamp(pv.a / 1000.0), to_timestamp(pv.b / 1000.0), '[]')
-  WHERE q.person_id <> %(p)s AND least(pv.b, q.e) - greatest(pv.a, q.s) >= %(m)s),
-c1 AS (SELECT person_id, min(s) AS s0 FROM e1 GROUP BY person_id),
+  WHERE q.person_id <> %(p)s AND least(pv.b, q.e) - greatest(pv.a, q.s) >= %(m)s)"""
+
+#: Depth 2's encounters (e2): each depth-1 contact's visits clipped to [its earliest encounter
+#: with p, t2], against persons other than p and the depth-1 contacts.
+_E2 = """c1 AS (SELECT person_id, min(s) AS s0 FROM e1 GROUP BY person_id),
 cv AS (
   SELECT v.person_id AS via, v.venue_id, greatest(v.s, c1.s0) AS a, least(v.e, %(t2)s) AS b
   FROM c1 JOIN visits v ON v.person_id = c1.person_id AND v.s <= %(t2)s AND v.e >= c1.s0),
@@ -166,24 +146,36 @@ e2 AS (
   FROM cv JOIN visits q ON q.venue_id = cv.venue_id
    AND q.r && tstzrange(to_timestamp(cv.a / 1000.0), to_timestamp(cv.b / 1000.0), '[]')
   WHERE q.person_id <> %(p)s AND NOT EXISTS (SELECT 1 FROM c1 WHERE c1.person_id = q.person_id)
-   AND least(cv.b, q.e) - greatest(cv.a, q.s) >= %(m)s),
-g AS (
-  SELECT 1 AS depth, person_id, NULL::text AS via, sum((e - s) / 60000) AS total,
-    json_agg(json_build_object('venue_id', venue_id, 'start', to_json(timestamptz 'epoch' + s * interval '1 millisecond'),
-      'end', to_json(timestamptz 'epoch' + e * interval '1 millisecond'), 'overlap_minutes', (e - s) / 60000)
-      ORDER BY s, venue_id COLLATE "C", e) AS encounters
-  FROM e1 GROUP BY person_id
-  UNION ALL
-  SELECT 2, person_id, (array_agg(via ORDER BY s, via COLLATE "C"))[1], sum((e - s) / 60000),
-    json_agg(json_build_object('venue_id', venue_id, 'start', to_json(timestamptz 'epoch' + s * interval '1 millisecond'),
-      'end', to_json(timestamptz 'epoch' + e * interval '1 millisecond'), 'overlap_minutes', (e - s) / 60000)
-      ORDER BY s, venue_id COLLATE "C", e)
-  FROM e2 GROUP BY person_id)
-SELECT json_build_object('person_id', %(p)s::text,
-  'from', to_json(timestamptz 'epoch' + %(t1)s::bigint * interval '1 millisecond'), 'to', to_json(timestamptz 'epoch' + %(t2)s::bigint * interval '1 millisecond'),
-  'min_overlap_minutes', %(mm)s::int, 'depth', 2,
+   AND least(cv.b, q.e) - greatest(cv.a, q.s) >= %(m)s)"""
+
+
+def _contacts(depth: int, encounters: str, via: str) -> str:
+    """One row per contact of `encounters` (a CTE): depth, person, via, total, its encounters
+    as JSON in the SPEC's order. Built from this module's constants only, no input."""
+    return f"""SELECT {depth} AS depth, person_id, {via} AS via,
+    sum((e - s) / 60000) AS total,
+    json_agg(json_build_object('venue_id', venue_id, 'start', {_ts("s")}, 'end', {_ts("e")},
+      'overlap_minutes', (e - s) / 60000) ORDER BY s, venue_id COLLATE "C", e) AS encounters
+  FROM {encounters} GROUP BY person_id"""  # noqa: S608 - constants only
+
+
+def _answer(depth: int) -> str:
+    """The answer's JSON from the contacts in CTE g, ordered as the SPEC says."""
+    return f"""SELECT json_build_object('person_id', %(p)s::text,
+  'from', {_ts("%(t1)s::bigint")}, 'to', {_ts("%(t2)s::bigint")},
+  'min_overlap_minutes', %(mm)s::int, 'depth', {depth},
   'contacts', coalesce(json_agg(json_build_object('person_id', person_id, 'depth', depth,
     'via', via, 'total_overlap_minutes', total, 'encounters', encounters)
     ORDER BY depth, total DESC, person_id COLLATE "C"), '[]'))::text
-FROM g
-"""
+FROM g"""  # noqa: S608 - constants only
+
+
+#: Depth 1, the whole answer (parameters p, t1, t2, m in ms, mm in minutes).
+ANSWER_DEPTH1 = f"{_E1},\ng AS ({_contacts(1, 'e1', 'NULL::text')})\n{_answer(1)}"
+
+#: Depth 2, the whole answer: the depth-1 contacts, then the depth-2 ones; a depth-2 contact's
+#: `via` is the depth-1 contact of its earliest encounter (ties: the smaller id).
+ANSWER_DEPTH2 = (
+    f"{_E1},\n{_E2},\ng AS ({_contacts(1, 'e1', 'NULL::text')}\nUNION ALL\n"
+    f"""{_contacts(2, "e2", '(array_agg(via ORDER BY s, via COLLATE "C"))[1]')})\n{_answer(2)}"""
+)
