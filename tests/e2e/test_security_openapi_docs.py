@@ -83,3 +83,17 @@ def test_the_tracers_times_are_date_times() -> None:
     }
     assert len(formats) == 6
     assert set(formats.values()) == {"date-time"}, formats
+
+
+def test_the_reporters_lookups_and_writes_declare_their_errors() -> None:
+    """404 where a unit or venue may not exist, 503 where a write needs Kafka, 409 on a reused id."""
+    paths = openapi_documents()["reporter"]["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            if "{" in path or path.startswith("/v1/compliance"):
+                assert "404" in codes, (method, path)
+            if method in ("post", "delete"):
+                assert "503" in codes, (method, path)
+    assert "409" in paths["/v1/units"]["post"]["responses"]
+    assert "409" in paths["/v1/venues"]["post"]["responses"]

@@ -108,15 +108,18 @@ BEARER: Final = HTTPBearer(
 _Declared = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
-def _error(description: str) -> dict[str, object]:
+def error_doc(description: str) -> dict[str, object]:
+    """An OpenAPI response of ours: JSON `{"detail": "..."}` with what went wrong."""
     detail = {"type": "object", "properties": {"detail": {"type": "string"}}}
     return {"description": description, "content": {"application/json": {"schema": detail}}}
 
 
 #: The errors every operation behind `require_roles` can answer, for its OpenAPI document.
 AUTH_RESPONSES: Final[dict[int | str, dict[str, object]]] = {
-    401: _error("no bearer token, or one that is malformed, expired or not ours"),
-    403: _error("a valid token of a role that may not call this (or outside an official's units)"),
+    401: error_doc("no bearer token, or one that is malformed, expired or not ours"),
+    403: error_doc(
+        "a valid token of a role that may not call this (or outside an official's units)"
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from scantrace_common.auth import AUTH_RESPONSES, Principal, require_roles
+from scantrace_common.auth import AUTH_RESPONSES, Principal, error_doc, require_roles
 from scantrace_common.events import UnitEvent, VenueEvent
 from scantrace_common.kafka import KafkaUnavailable
 from scantrace_reporter import csv_export, poster
@@ -25,6 +25,17 @@ Reader = Annotated[Principal, Depends(require_roles("admin", "official"))]
 MAX_BATCH = 1000
 
 router = APIRouter(responses=AUTH_RESPONSES)
+#: For the operations on one unit or venue, which may not exist (officials get 403 instead).
+NO_SUCH: dict[int | str, dict[str, object]] = {404: error_doc("no such unit or venue")}
+#: For the writes, which are published to Kafka before they are answered.
+KAFKA_DOWN: dict[int | str, dict[str, object]] = {
+    503: error_doc("Kafka unavailable: nothing was stored; retry after Retry-After seconds")
+}
+#: For the creations of one unit or venue.
+CREATE: dict[int | str, dict[str, object]] = {
+    **KAFKA_DOWN,
+    409: error_doc("that id exists already (ids are never reused)"),
+}
 
 
 def service_of(request: Request) -> ReporterService:
@@ -80,7 +91,9 @@ def day_param(value: str, name: str) -> date:
 # units -------------------------------------------------------------------------------------
 
 
-@router.post("/v1/units", status_code=201, tags=["registry"], summary="Create a unit")
+@router.post(
+    "/v1/units", responses=CREATE, status_code=201, tags=["registry"], summary="Create a unit"
+)
 async def create_unit(body: UnitIn, _: Admin, service: Service) -> dict[str, Any]:
     try:
         (result,) = await service.create_units([body])
@@ -93,6 +106,7 @@ async def create_unit(body: UnitIn, _: Admin, service: Service) -> dict[str, Any
 
 @router.post(
     "/v1/units/batch",
+    responses=KAFKA_DOWN,
     tags=["registry"],
     summary="Create up to 1000 units; each item is judged on its own",
 )
@@ -106,7 +120,9 @@ async def create_units(
     return batch_answer(results, lambda e: {"unit_id": e.unit_id})
 
 
-@router.get("/v1/units/{unit_id}", tags=["registry"], summary="A unit and its children")
+@router.get(
+    "/v1/units/{unit_id}", responses=NO_SUCH, tags=["registry"], summary="A unit and its children"
+)
 async def get_unit(unit_id: str, principal: Reader, service: Service) -> dict[str, Any]:
     check_unit_scope(service, principal, unit_id)
     return unit_body(service.registry.units[unit_id], service)
@@ -115,7 +131,9 @@ async def get_unit(unit_id: str, principal: Reader, service: Service) -> dict[st
 # venues ------------------------------------------------------------------------------------
 
 
-@router.post("/v1/venues", status_code=201, tags=["registry"], summary="Register a venue")
+@router.post(
+    "/v1/venues", responses=CREATE, status_code=201, tags=["registry"], summary="Register a venue"
+)
 async def create_venue(body: VenueIn, _: Admin, service: Service) -> dict[str, Any]:
     try:
         (result,) = await service.create_venues([body])
@@ -128,6 +146,7 @@ async def create_venue(body: VenueIn, _: Admin, service: Service) -> dict[str, A
 
 @router.post(
     "/v1/venues/batch",
+    responses=KAFKA_DOWN,
     tags=["registry"],
     summary="Register up to 1000 venues; each item is judged on its own",
 )
@@ -155,12 +174,22 @@ def batch_answer(results: list[Any], created: Any) -> dict[str, Any]:
     return answer
 
 
-@router.get("/v1/venues/{venue_id}", tags=["registry"], summary="A venue and its QR payload")
+@router.get(
+    "/v1/venues/{venue_id}",
+    responses=NO_SUCH,
+    tags=["registry"],
+    summary="A venue and its QR payload",
+)
 async def get_venue(venue_id: str, principal: Reader, service: Service) -> dict[str, Any]:
     return service.venue_body(venue_in_scope(service, principal, venue_id))
 
 
-@router.delete("/v1/venues/{venue_id}", tags=["registry"], summary="Revoke a venue from now on")
+@router.delete(
+    "/v1/venues/{venue_id}",
+    responses={**NO_SUCH, **KAFKA_DOWN},
+    tags=["registry"],
+    summary="Revoke a venue from now on",
+)
 async def revoke_venue(venue_id: str, _: Admin, service: Service) -> dict[str, Any]:
     try:
         venue = await service.revoke_venue(venue_id)
@@ -196,7 +225,9 @@ def fonts_of(request: Request) -> poster.PosterFonts:
     return fonts
 
 
-@router.get("/v1/venues/{venue_id}/qr.png", tags=["posters"], summary="A4 poster, PNG")
+@router.get(
+    "/v1/venues/{venue_id}/qr.png", responses=NO_SUCH, tags=["posters"], summary="A4 poster, PNG"
+)
 async def poster_png(
     venue_id: str, principal: Reader, service: Service, request: Request
 ) -> Response:
@@ -205,7 +236,9 @@ async def poster_png(
     return Response(body, media_type="image/png")
 
 
-@router.get("/v1/venues/{venue_id}/qr.svg", tags=["posters"], summary="A4 poster, SVG")
+@router.get(
+    "/v1/venues/{venue_id}/qr.svg", responses=NO_SUCH, tags=["posters"], summary="A4 poster, SVG"
+)
 async def poster_svg(
     venue_id: str, principal: Reader, service: Service, request: Request
 ) -> Response:
@@ -216,6 +249,7 @@ async def poster_svg(
 
 @router.get(
     "/v1/units/{unit_id}/posters.zip",
+    responses=NO_SUCH,
     tags=["posters"],
     summary="Posters of every registered venue of the unit's subtree, one file each",
 )
@@ -247,7 +281,11 @@ async def posters_zip(
 
 
 @router.post(
-    "/v1/quarantines", status_code=201, tags=["quarantines"], summary="Register a quarantine"
+    "/v1/quarantines",
+    responses=KAFKA_DOWN,
+    status_code=201,
+    tags=["quarantines"],
+    summary="Register a quarantine",
 )
 async def register_quarantine(body: QuarantineIn, _: Admin, service: Service) -> dict[str, Any]:
     try:
@@ -267,7 +305,12 @@ async def register_quarantine(body: QuarantineIn, _: Admin, service: Service) ->
 # compliance --------------------------------------------------------------------------------
 
 
-@router.get("/v1/compliance", tags=["compliance"], summary="Compliance of a unit on a day")
+@router.get(
+    "/v1/compliance",
+    responses=NO_SUCH,
+    tags=["compliance"],
+    summary="Compliance of a unit on a day",
+)
 async def compliance(
     principal: Reader,
     service: Service,
@@ -285,6 +328,7 @@ async def compliance(
 
 @router.get(
     "/v1/compliance.csv",
+    responses=NO_SUCH,
     tags=["compliance"],
     summary="One row per unit of the subtree per day, safe to open in a spreadsheet",
 )
