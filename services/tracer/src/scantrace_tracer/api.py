@@ -234,6 +234,7 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
             retention_days=settings.retention_days,
             fast=lanes,
             readers=readers,
+            tails_remembered=settings.tracer_tails_remembered,
         )
         producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-tracer")
         await producer.start()

@@ -18,7 +18,6 @@ import msgspec
 
 from scantrace_tracer.visits import MINUTE_MS
 
-DAY_MS: Final = 86_400_000
 _EPOCH: Final = date(1970, 1, 1)
 #: "HH:MM:" per minute of the day, "SS.mmmZ" (or "SSZ" on a whole second) per ms of a minute.
 _HM: Final = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
@@ -94,7 +93,7 @@ def exposures_body(
                 f'"end":"{prefix(b) or minute_prefix(b)}{SMS[e - b * MINUTE_MS]}",'
                 f'"overlap_minutes":{(e - s) // MINUTE_MS}}}'
             )
-        inner = pieces[0] if len(pieces) == 1 else ",".join(pieces)
+        inner = ",".join(pieces)
         viaj = "null" if via is None else json_string(via)
         pj = f'"{person}"' if plain else json_string(person)
         add(

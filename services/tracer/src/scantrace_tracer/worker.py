@@ -161,7 +161,6 @@ async def start_worker(
     from scantrace_tracer.ingest import PoisonGuard
 
     await store.load_venues()
-    store.tails.capacity = settings.tracer_tails_remembered
     # Faust insists on a data directory although the tracer keeps no state there
     (settings.state_dir / "tracer-faust").mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
