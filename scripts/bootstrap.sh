@@ -24,6 +24,23 @@ if ! command -v uv >/dev/null 2>&1; then
   export PATH="$HOME/.local/bin:$PATH"
 fi
 
+# The tracer has a compiled module (Cython, services/tracer/setup.py): a C compiler and the
+# Python headers must be there before the environment is synced.
+build_need=()
+command -v cc >/dev/null 2>&1 || build_need+=(gcc libc6-dev)
+python3 -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || build_need+=(python3-dev)
+if [ "${#build_need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing a C toolchain for the tracer's compiled module: ${build_need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${build_need[@]}" >/dev/null
+  else
+    say "missing ${build_need[*]}: install them (apt-get install ${build_need[*]}); the tracer's"
+    say "compiled module cannot be built without a C compiler and the Python headers"
+  fi
+fi
+
 stamp=.venv/.scantrace-synced
 if [ ! -f "$stamp" ] || [ uv.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "syncing the Python environment from uv.lock"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 
+from scantrace_tracer._contacts import contacts_json
 from scantrace_tracer.codec import TIMES_OF
-from scantrace_tracer.jsonbody import Contact, Encounter, exposures_body
+from scantrace_tracer.jsonbody import Contact, Encounter, answer_head, iso_time, json_string
 from scantrace_tracer.store import TracerStore
 from scantrace_tracer.visits import MINUTE_MS, Visit
 
@@ -38,6 +40,9 @@ class ExposuresOut(msgspec.Struct, frozen=True):
     contacts: list[ContactOut] = []
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
 class _Window:
     owner: str
@@ -55,6 +60,20 @@ def _clipped(owner: str, visits: Sequence[Visit], lo: int, hi: int) -> list[_Win
     ]
 
 
+async def _co_present(
+    store: TracerStore, windows: Sequence[_Window], min_overlap_ms: int
+) -> tuple[list[str], dict[str, list[_Window]], list[tuple[int, int, int, int, list[bytes]]]]:
+    """(venues in order, their windows, `TracerStore.co_present_rows` rows): request i of the
+    rows is venues[i], window j of it by_venue[venues[i]][j]."""
+    by_venue: dict[str, list[_Window]] = defaultdict(list)
+    for w in windows:
+        if w.b - w.a >= min_overlap_ms:  # shorter windows cannot reach the minimum overlap
+            by_venue[w.venue_id].append(w)
+    venues = sorted(by_venue)
+    requests = [(v, [(w.a, w.b) for w in by_venue[v]]) for v in venues]
+    return venues, by_venue, await store.co_present_rows(requests, min_overlap_ms)
+
+
 async def _encounters(
     store: TracerStore,
     windows: Sequence[_Window],
@@ -64,17 +83,11 @@ async def _encounters(
     """Per other person (as bytes), every encounter with a window at the same venue overlapping
     enough: (start, venue_id, end, window owner), which sort in the SPEC's order.
 
-    The hot loop of a query (thousands of encounters): members are filtered here as Redis
-    returns them, persons are compared as bytes, and nothing is rendered (the JSON is written
-    once the contacts are sorted, `jsonbody.exposures_body`).
+    The reference of the compiled `_contacts.contacts_json` (which the API uses), and the path
+    of `exposures` for Python callers: members filtered as Redis returns them, persons compared
+    as bytes, nothing rendered.
     """
-    by_venue: dict[str, list[_Window]] = defaultdict(list)
-    for w in windows:
-        if w.b - w.a >= min_overlap_ms:  # shorter windows cannot reach the minimum overlap
-            by_venue[w.venue_id].append(w)
-    venues = sorted(by_venue)
-    requests = [(v, [(w.a, w.b) for w in by_venue[v]]) for v in venues]
-    rows = await store.co_present_rows(requests, min_overlap_ms)
+    venues, by_venue, rows = await _co_present(store, windows, min_overlap_ms)
     skip = {p.encode() for p in exclude}
     out: dict[bytes, list[Encounter]] = {}
     known = out.get
@@ -123,6 +136,28 @@ def _contacts(found: dict[bytes, list[Encounter]], depth: int, via_of: bool) -> 
     return [(q.decode(), depth, via, -t, raw) for t, q, via, raw in rows]
 
 
+#: One depth of an answer: (windows, persons left out, depth, whether the next depth follows)
+#: -> (that depth's contacts in some form, each contact's earliest encounter start when asked).
+_Step = Callable[[Sequence[_Window], set[str], int, bool], Awaitable[tuple[T, dict[str, int]]]]
+
+
+async def _answer(
+    store: TracerStore, person_id: str, t1: int, t2: int, m: int, depth: int, step: _Step[T]
+) -> list[T]:
+    """Depth 1, then depth 2 from it (SPEC 6): a depth-1 contact's windows start at their first
+    encounter with the case and leave out the case and every depth-1 contact."""
+    own = await store.person_visits(person_id, t1, t2)
+    first, starts = await step(_clipped(person_id, own, t1, t2), {person_id}, 1, depth >= 2)
+    out = [first]
+    if depth >= 2 and starts:
+        cs = sorted(starts)
+        their = await store.persons_visits(cs, min(starts.values()), t2)
+        windows = [w for c in cs for w in _clipped(c, their[c], starts[c], t2)]
+        second, _ = await step(windows, {person_id, *starts}, 2, False)
+        out.append(second)
+    return out
+
+
 async def contacts_of(
     store: TracerStore,
     person_id: str,
@@ -131,21 +166,17 @@ async def contacts_of(
     min_overlap_minutes: int = 15,
     depth: int = 1,
 ) -> list[Contact]:
-    """Contacts of `person_id` over [t1, t2] (epoch ms) in the SPEC's order, as plain tuples
-    (rendered by `exposures` for Python callers and `exposures_json` for the API)."""
+    """Contacts of `person_id` over [t1, t2] (epoch ms) in the SPEC's order, as plain tuples,
+    by the pure Python path (`exposures_json` has the compiled one)."""
     m = min_overlap_minutes * MINUTE_MS
-    own = await store.person_visits(person_id, t1, t2)
-    first = await _encounters(store, _clipped(person_id, own, t1, t2), m, {person_id})
-    contacts = _contacts(first, 1, via_of=False)
-    if depth >= 2 and contacts:
-        # a depth-1 contact's windows start at their first encounter with the case
-        starts = {c[0]: c[4][0][0] for c in contacts}
-        cs = sorted(starts)
-        their = await store.persons_visits(cs, min(starts.values()), t2)
-        windows = [w for c in cs for w in _clipped(c, their[c], starts[c], t2)]
-        second = await _encounters(store, windows, m, {person_id, *starts})
-        contacts += _contacts(second, 2, via_of=True)
-    return contacts
+
+    async def step(
+        windows: Sequence[_Window], exclude: set[str], d: int, firsts: bool
+    ) -> tuple[list[Contact], dict[str, int]]:
+        found = _contacts(await _encounters(store, windows, m, exclude), d, via_of=d >= 2)
+        return found, ({c[0]: c[4][0][0] for c in found} if firsts else {})
+
+    return [c for found in await _answer(store, person_id, t1, t2, m, depth, step) for c in found]
 
 
 async def exposures(
@@ -179,7 +210,32 @@ async def exposures_json(
     min_overlap_minutes: int = 15,
     depth: int = 1,
 ) -> bytes:
-    """`exposures` as the API's JSON body (RFC 3339 times), written in one pass over the sorted
-    contacts (`jsonbody.exposures_body`)."""
-    found = await contacts_of(store, person_id, t1, t2, min_overlap_minutes, depth)
-    return exposures_body(person_id, t1, t2, min_overlap_minutes, depth, found)
+    """`exposures` as the API's JSON body (RFC 3339 times), the same bytes as
+    `jsonbody.exposures_body` would write; each depth's contacts are grouped, sorted and
+    written by the compiled `_contacts.contacts_json`."""
+    m = min_overlap_minutes * MINUTE_MS
+
+    async def step(
+        windows: Sequence[_Window], exclude: set[str], d: int, firsts: bool
+    ) -> tuple[bytes, dict[str, int]]:
+        venues, by_venue, rows = await _co_present(store, windows, m)
+        owners = sorted({w.owner for ws in by_venue.values() for w in ws}) if d >= 2 else []
+        rank = {o: k for k, o in enumerate(owners)}
+        body, found = contacts_json(
+            rows,
+            [json_string(v).encode() for v in venues],
+            [[rank.get(w.owner, 0) for w in by_venue[v]] for v in venues],
+            [json_string(o).encode() for o in owners],
+            m,
+            {p.encode() for p in exclude},
+            d,
+            d >= 2,
+            firsts,
+            json_string,
+            iso_time,
+        )
+        return body, dict(found)
+
+    parts = await _answer(store, person_id, t1, t2, m, depth, step)
+    head = answer_head(person_id, t1, t2, min_overlap_minutes, depth)
+    return head.encode() + b",".join([p for p in parts if p]) + b"]}"

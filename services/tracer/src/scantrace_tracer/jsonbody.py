@@ -100,8 +100,13 @@ def exposures_body(
             f'{{"person_id":{pj},"depth":{d},"via":{viaj},'
             f'"total_overlap_minutes":{total},"encounters":[{inner}]}}'
         )
-    head = (
+    head = answer_head(person_id, t1, t2, min_overlap_minutes, depth)
+    return (head + ",".join(parts) + "]}").encode()
+
+
+def answer_head(person_id: str, t1: int, t2: int, min_overlap_minutes: int, depth: int) -> str:
+    """The answer's JSON up to its contacts' list, opened."""
+    return (
         f'{{"person_id":{json_string(person_id)},"from":"{iso_time(t1)}","to":"{iso_time(t2)}",'
         f'"min_overlap_minutes":{min_overlap_minutes},"depth":{depth},"contacts":['
     )
-    return (head + ",".join(parts) + "]}").encode()

@@ -1,0 +1,147 @@
+"""The compiled contacts (`_contacts.contacts_json`) write the same bytes as the Python path.
+
+Random co-presence rows as `TracerStore.co_present_rows` returns them (times over the whole
+range a date holds, "#n" suffixes, persons left out, ties on totals, ids to escape), through
+both: `exposures._encounters` + `_contacts` + `jsonbody.exposures_body`, and the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import cast
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scantrace_tracer import codec
+from scantrace_tracer._contacts import contacts_json
+from scantrace_tracer.exposures import _contacts, _encounters, _Window
+from scantrace_tracer.jsonbody import answer_head, exposures_body, iso_time, json_string
+from scantrace_tracer.store import TracerStore
+from scantrace_tracer.visits import Visit
+
+MIN = 60_000
+#: up to 9999-12-31T23:59:59.999Z, the last instant a date holds
+LAST = 253_402_300_799_999
+times = st.integers(0, LAST - 600 * MIN) | st.integers(
+    1_700_000_000_000, 1_700_000_000_000 + 30 * 1440 * MIN
+)
+persons = st.sampled_from(["p1", "p2", "p3", "p10", 'p"4', "p\u00e95", "q"])
+venues = st.sampled_from(["va", "vb", "v\\c", "v-d"])
+
+
+class _Rows:
+    """A store whose co-presence read returns rows drawn for the windows it is asked about."""
+
+    def __init__(self, members: list[tuple[int, str, int, int, int]]) -> None:
+        #: (window number, person, start from the window's, length, #n suffix number)
+        self.members = members
+
+    async def co_present_rows(
+        self, requests: Sequence[tuple[str, Sequence[tuple[int, int]]]], m: int
+    ) -> list[tuple[int, int, int, int, list[bytes]]]:
+        flat = [(i, j, a, b) for i, (_, ws) in enumerate(requests) for j, (a, b) in enumerate(ws)]
+        rows: dict[tuple[int, int, int, int], list[bytes]] = {}
+        for k, person, s, d, n in self.members:
+            if flat:
+                i, j, a, b = flat[k % len(flat)]
+                start = max(0, a + s)
+                member = codec.visit_member(Visit("-", start, start + d, "out"), person, n)
+                rows.setdefault((i, j, a, b), []).append(member)
+        return [(i, j, a, b, ms) for (i, j, a, b), ms in rows.items()]
+
+
+windows = st.lists(
+    st.tuples(persons, venues, times, st.integers(0, 300 * MIN)), min_size=1, max_size=6
+)
+members = st.lists(
+    st.tuples(
+        st.integers(0, 20),
+        persons,
+        st.integers(-300 * MIN, 300 * MIN) | st.sampled_from([0, -1, 1, 7]),
+        st.integers(0, 300 * MIN) | st.sampled_from([15 * MIN, 15 * MIN + 1, 30 * MIN]),
+        st.sampled_from([0, 0, 0, 1, 2]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(windows, members, st.sampled_from([0, 15, 30]), st.sampled_from([1, 2]), persons)
+def test_kernel_writes_the_python_paths_bytes(
+    drawn: list[tuple[str, str, int, int]],
+    rows: list[tuple[int, str, int, int, int]],
+    minutes: int,
+    depth: int,
+    case: str,
+) -> None:
+    m = minutes * MIN
+    ws = [_Window(owner, venue, a, a + d) for owner, venue, a, d in drawn]
+    # depth 2 leaves out the case and the depth-1 contacts; depth 1 the case
+    exclude = {case} if depth == 1 else {case, "p1"}
+    store = cast(TracerStore, _Rows(rows))
+    found = asyncio.run(_encounters(store, ws, m, exclude))
+    want = exposures_body(case, 0, LAST, minutes, depth, _contacts(found, depth, depth >= 2))
+
+    by_venue: dict[str, list[_Window]] = {}
+    for w in ws:
+        if w.b - w.a >= m:
+            by_venue.setdefault(w.venue_id, []).append(w)
+    order = sorted(by_venue)
+    owners = sorted({w.owner for w in ws})
+    rank = {o: k for k, o in enumerate(owners)}
+    got_rows = asyncio.run(
+        store.co_present_rows([(v, [(w.a, w.b) for w in by_venue[v]]) for v in order], m)
+    )
+    body, firsts = contacts_json(
+        got_rows,
+        [json_string(v).encode() for v in order],
+        [[rank[w.owner] for w in by_venue[v]] for v in order],
+        [json_string(o).encode() for o in owners],
+        m,
+        {p.encode() for p in exclude},
+        depth,
+        depth >= 2,
+        True,
+        json_string,
+        iso_time,
+    )
+    got = answer_head(case, 0, LAST, minutes, depth).encode() + body + b"]}"
+    assert got == want
+    contacts = _contacts(found, depth, depth >= 2)
+    assert firsts == [(c[0], c[4][0][0]) for c in contacts]
+
+
+def test_kernel_on_no_rows() -> None:
+    assert contacts_json([], [], [], [], 0, set(), 1, False, True, json_string, iso_time) == (
+        b"",
+        [],
+    )
+
+
+instants = (
+    st.integers(0, LAST)
+    | st.integers(0, LAST // 1000).map(lambda s: s * 1000)  # whole seconds: no millis written
+    | st.sampled_from([0, 999, 1000, 86_399_999, 86_400_000, 951_782_400_000, LAST])
+)
+
+
+@given(instants, instants)
+def test_kernel_writes_times_as_iso_time(x: int, y: int) -> None:
+    s, e = min(x, y), max(x, y)
+    member = codec.visit_member(Visit("v", s, e, "out"), "p", 0)
+    body, _ = contacts_json(
+        [(0, 0, s, e, [member])],
+        [b'"v"'],
+        [[0]],
+        [],
+        0,
+        set(),
+        1,
+        False,
+        False,
+        json_string,
+        iso_time,
+    )
+    assert f'"start":"{iso_time(s)}","end":"{iso_time(e)}"'.encode() in body
