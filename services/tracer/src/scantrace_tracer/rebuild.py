@@ -92,7 +92,13 @@ async def rebuild(settings: TracerSettings) -> RebuildReport:
                 continue  # cases are not derived from scans: keep them
             deleted += int(await redis.unlink(key))
         lanes = [FastPipe(settings.redis_url) for _ in range(settings.tracer_redis_lanes)]
-        store = TracerStore(redis, keys, retention_days=settings.retention_days, fast=lanes)
+        store = TracerStore(
+            redis,
+            keys,
+            retention_days=settings.retention_days,
+            fast=lanes,
+            tails_remembered=settings.tracer_tails_remembered,
+        )
         ingest = Ingest(
             store,
             namespace=settings.namespace,
