@@ -9,11 +9,18 @@ from typing import TypeVar
 
 import msgspec
 
-from scantrace_tracer._contacts import contacts_json
 from scantrace_tracer.codec import TIMES_OF
 from scantrace_tracer.jsonbody import Contact, Encounter, answer_head, iso_time, json_string
 from scantrace_tracer.store import TracerStore
 from scantrace_tracer.visits import MINUTE_MS, Visit
+
+try:
+    from scantrace_tracer._contacts import contacts_json
+except ImportError as exc:  # a source tree synced before the module existed, or no compiler
+    raise ImportError(
+        "scantrace_tracer._contacts (the tracer's compiled module) is not built: run `make "
+        "install` or `uv sync`; building it needs gcc and the Python headers"
+    ) from exc
 
 
 class EncounterOut(msgspec.Struct, frozen=True):
