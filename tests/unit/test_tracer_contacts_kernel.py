@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import cast
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,3 +146,20 @@ def test_kernel_writes_times_as_iso_time(x: int, y: int) -> None:
         iso_time,
     )
     assert f'"start":"{iso_time(s)}","end":"{iso_time(e)}"'.encode() in body
+
+
+def test_kernel_refuses_a_member_too_short_to_hold_a_visit() -> None:
+    with pytest.raises(ValueError, match="malformed visit member"):
+        contacts_json(
+            [(0, 0, 0, 10, [b"\x00" * 16])],
+            [b'"v"'],
+            [[0]],
+            [],
+            0,
+            set(),
+            1,
+            False,
+            False,
+            json_string,
+            iso_time,
+        )

@@ -296,7 +296,7 @@ def contacts_json(
     cdef Py_ssize_t size, name_len
     cdef int64_t a, b, s, e, total
     cdef int32_t venue, owner, via
-    cdef bytes member, person, vj
+    cdef bytes member, person
     cdef object found
     cdef list ranks, firsts = []
     cdef tuple row
@@ -313,6 +313,8 @@ def contacts_json(
             for member in <list>row[4]:
                 p = <const unsigned char*>PyBytes_AS_STRING(member)
                 size = PyBytes_GET_SIZE(member)
+                if size < 17:  # only this code writes members: a shorter one is a corrupt store
+                    raise ValueError(f"malformed visit member {member!r}: run `scantrace tracer rebuild`")
                 s = <int64_t>(
                     (<uint64_t>p[0] << 56) | (<uint64_t>p[1] << 48) | (<uint64_t>p[2] << 40)
                     | (<uint64_t>p[3] << 32) | (<uint64_t>p[4] << 24) | (<uint64_t>p[5] << 16)
