@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from scantrace_tracer import codec
 from scantrace_tracer._contacts import contacts_json
-from scantrace_tracer.exposures import _contacts, _encounters, _Window
+from scantrace_tracer.exposures import _contacts_compiled, _contacts_plain, _Window
 from scantrace_tracer.jsonbody import answer_head, exposures_body, iso_time, json_string
 from scantrace_tracer.store import TracerStore
 from scantrace_tracer.visits import Visit
@@ -82,36 +82,12 @@ def test_kernel_writes_the_python_paths_bytes(
     # depth 2 leaves out the case and the depth-1 contacts; depth 1 the case
     exclude = {case} if depth == 1 else {case, "p1"}
     store = cast(TracerStore, _Rows(rows))
-    found = asyncio.run(_encounters(store, ws, m, exclude))
-    want = exposures_body(case, 0, LAST, minutes, depth, _contacts(found, depth, depth >= 2))
-
-    by_venue: dict[str, list[_Window]] = {}
-    for w in ws:
-        if w.b - w.a >= m:
-            by_venue.setdefault(w.venue_id, []).append(w)
-    order = sorted(by_venue)
-    owners = sorted({w.owner for w in ws})
-    rank = {o: k for k, o in enumerate(owners)}
-    got_rows = asyncio.run(
-        store.co_present_rows([(v, [(w.a, w.b) for w in by_venue[v]]) for v in order], m)
-    )
-    body, firsts = contacts_json(
-        got_rows,
-        [json_string(v).encode() for v in order],
-        [[rank[w.owner] for w in by_venue[v]] for v in order],
-        [json_string(o).encode() for o in owners],
-        m,
-        {p.encode() for p in exclude},
-        depth,
-        depth >= 2,
-        True,
-        json_string,
-        iso_time,
-    )
+    contacts, starts = asyncio.run(_contacts_plain(store, ws, m, exclude, depth, True))
+    want = exposures_body(case, 0, LAST, minutes, depth, contacts)
+    body, firsts = asyncio.run(_contacts_compiled(store, ws, m, exclude, depth, True))
     got = answer_head(case, 0, LAST, minutes, depth).encode() + body + b"]}"
     assert got == want
-    contacts = _contacts(found, depth, depth >= 2)
-    assert firsts == [(c[0], c[4][0][0]) for c in contacts]
+    assert firsts == starts
 
 
 def test_kernel_on_no_rows() -> None:
@@ -128,12 +104,10 @@ instants = (
 )
 
 
-@given(instants, instants)
-def test_kernel_writes_times_as_iso_time(x: int, y: int) -> None:
-    s, e = min(x, y), max(x, y)
-    member = codec.visit_member(Visit("v", s, e, "out"), "p", 0)
-    body, _ = contacts_json(
-        [(0, 0, s, e, [member])],
+def _one_row(a: int, b: int, members: list[bytes]) -> tuple[bytes, list[tuple[str, int]]]:
+    """The kernel on one window [a, b] at venue "v", depth 1, no minimum overlap."""
+    return contacts_json(
+        [(0, 0, a, b, members)],
         [b'"v"'],
         [[0]],
         [],
@@ -145,21 +119,15 @@ def test_kernel_writes_times_as_iso_time(x: int, y: int) -> None:
         json_string,
         iso_time,
     )
+
+
+@given(instants, instants)
+def test_kernel_writes_times_as_iso_time(x: int, y: int) -> None:
+    s, e = min(x, y), max(x, y)
+    body, _ = _one_row(s, e, [codec.visit_member(Visit("v", s, e, "out"), "p", 0)])
     assert f'"start":"{iso_time(s)}","end":"{iso_time(e)}"'.encode() in body
 
 
 def test_kernel_refuses_a_member_too_short_to_hold_a_visit() -> None:
     with pytest.raises(ValueError, match="malformed visit member"):
-        contacts_json(
-            [(0, 0, 0, 10, [b"\x00" * 16])],
-            [b'"v"'],
-            [[0]],
-            [],
-            0,
-            set(),
-            1,
-            False,
-            False,
-            json_string,
-            iso_time,
-        )
+        _one_row(0, 10, [b"\x00" * 16])

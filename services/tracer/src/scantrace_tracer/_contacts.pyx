@@ -112,20 +112,14 @@ cdef inline int _put_bytes(Buf* buf, bytes text) except -1:
 
 
 cdef int _put_int(Buf* buf, int64_t value) except -1:
-    cdef char digits[24]
-    cdef int n = 0
-    cdef bint negative = value < 0
-    cdef uint64_t v = <uint64_t>(-value) if negative else <uint64_t>value
-    while True:
-        digits[23 - n] = <char>(48 + v % 10)
-        n += 1
-        v //= 10
-        if v == 0:
-            break
-    if negative:
-        digits[23 - n] = b'-'
-        n += 1
-    return _put(buf, &digits[24 - n], n)
+    """An integer in decimal (`_digits`, with the capacity checked and a sign)."""
+    _grow(buf, 21)
+    if value < 0:
+        buf.data[buf.size] = b'-'
+        buf.size += 1
+        value = -value
+    buf.size += _digits(buf.data + buf.size, value)
+    return 0
 
 
 #: the first and last instants a date holds (0001-01-01, 9999-12-31): outside them Python says
@@ -196,7 +190,8 @@ cdef inline int _time(char* out, int64_t ms) noexcept nogil:
 
 
 cdef inline int _digits(char* out, int64_t value) noexcept nogil:
-    """A non-negative integer in decimal; returns its length."""
+    """A non-negative integer in decimal; returns its length. (On a negative one the slow path
+    of `_put_encounter` calls `_put_int`.)"""
     cdef char tmp[20]
     cdef int n = 0
     cdef uint64_t v = <uint64_t>value
@@ -215,6 +210,7 @@ cdef int _put_encounter(Buf* buf, const Enc* enc, bytes venue, bint comma, objec
     the years a date holds, else through the Python renderer."""
     cdef Py_ssize_t vn = PyBytes_GET_SIZE(venue)
     cdef char* out
+    # (e < s cannot come from the filter, whose overlap is >= 0; it would not fit _digits)
     if enc.s < FIRST_MS or enc.e > LAST_MS or enc.e < enc.s:
         if comma:
             _put(buf, b",", 1)
@@ -298,7 +294,7 @@ def contacts_json(
     cdef int32_t venue, owner, via
     cdef bytes member, person
     cdef object found
-    cdef list ranks, firsts = []
+    cdef list firsts = []
     cdef tuple row
     cdef Enc* enc
     buf.data = NULL

@@ -143,6 +143,48 @@ def _contacts(found: dict[bytes, list[Encounter]], depth: int, via_of: bool) -> 
     return [(q.decode(), depth, via, -t, raw) for t, q, via, raw in rows]
 
 
+async def _contacts_plain(
+    store: TracerStore,
+    windows: Sequence[_Window],
+    m: int,
+    exclude: set[str],
+    depth: int,
+    firsts: bool,
+) -> tuple[list[Contact], dict[str, int]]:
+    """One depth's contacts by the pure Python path, and each one's earliest encounter start
+    when `firsts`."""
+    found = _contacts(await _encounters(store, windows, m, exclude), depth, via_of=depth >= 2)
+    return found, ({c[0]: c[4][0][0] for c in found} if firsts else {})
+
+
+async def _contacts_compiled(
+    store: TracerStore,
+    windows: Sequence[_Window],
+    m: int,
+    exclude: set[str],
+    depth: int,
+    firsts: bool,
+) -> tuple[bytes, dict[str, int]]:
+    """`_contacts_plain` by the compiled module: the contacts' JSON objects joined by commas."""
+    venues, by_venue, rows = await _co_present(store, windows, m)
+    owners = sorted({w.owner for ws in by_venue.values() for w in ws}) if depth >= 2 else []
+    rank = {o: k for k, o in enumerate(owners)}
+    body, found = contacts_json(
+        rows,
+        [json_string(v).encode() for v in venues],
+        [[rank.get(w.owner, 0) for w in by_venue[v]] for v in venues],
+        [json_string(o).encode() for o in owners],
+        m,
+        {p.encode() for p in exclude},
+        depth,
+        depth >= 2,
+        firsts,
+        json_string,
+        iso_time,
+    )
+    return body, dict(found)
+
+
 #: One depth of an answer: (windows, persons left out, depth, whether the next depth follows)
 #: -> (that depth's contacts in some form, each contact's earliest encounter start when asked).
 _Step = Callable[[Sequence[_Window], set[str], int, bool], Awaitable[tuple[T, dict[str, int]]]]
@@ -180,8 +222,7 @@ async def contacts_of(
     async def step(
         windows: Sequence[_Window], exclude: set[str], d: int, firsts: bool
     ) -> tuple[list[Contact], dict[str, int]]:
-        found = _contacts(await _encounters(store, windows, m, exclude), d, via_of=d >= 2)
-        return found, ({c[0]: c[4][0][0] for c in found} if firsts else {})
+        return await _contacts_plain(store, windows, m, exclude, d, firsts)
 
     return [c for found in await _answer(store, person_id, t1, t2, m, depth, step) for c in found]
 
@@ -225,23 +266,7 @@ async def exposures_json(
     async def step(
         windows: Sequence[_Window], exclude: set[str], d: int, firsts: bool
     ) -> tuple[bytes, dict[str, int]]:
-        venues, by_venue, rows = await _co_present(store, windows, m)
-        owners = sorted({w.owner for ws in by_venue.values() for w in ws}) if d >= 2 else []
-        rank = {o: k for k, o in enumerate(owners)}
-        body, found = contacts_json(
-            rows,
-            [json_string(v).encode() for v in venues],
-            [[rank.get(w.owner, 0) for w in by_venue[v]] for v in venues],
-            [json_string(o).encode() for o in owners],
-            m,
-            {p.encode() for p in exclude},
-            d,
-            d >= 2,
-            firsts,
-            json_string,
-            iso_time,
-        )
-        return body, dict(found)
+        return await _contacts_compiled(store, windows, m, exclude, d, firsts)
 
     parts = await _answer(store, person_id, t1, t2, m, depth, step)
     head = answer_head(person_id, t1, t2, min_overlap_minutes, depth)
