@@ -10,15 +10,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-Uuid = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-    ),
-]
+from scantrace_common.ids import Id, Uuid
+
 EpochMs = Annotated[int, msgspec.Meta(ge=0, le=253_402_300_799_999)]
-Day = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Day = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$(?!\n)")]
 Text = Annotated[str, msgspec.Meta(max_length=1000)]
 Direction = Literal["in", "out"]
 Level = Literal["province", "district", "commune", "agency"]

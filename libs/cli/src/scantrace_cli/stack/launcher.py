@@ -184,6 +184,9 @@ class Stack:
         env["SCANTRACE_REDIS_URL"] = self.redis_url
         env["SCANTRACE_STATE_DIR"] = str(self.state)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # The local stack is a development installation (its secrets are generated here);
+        # a bare service defaults to production and refuses development shortcuts.
+        env.setdefault("SCANTRACE_ENVIRONMENT", "development")
         return env
 
     def _known_broker_kind(self) -> BrokerKind:
