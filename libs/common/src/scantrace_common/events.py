@@ -145,6 +145,8 @@ class Criterion(msgspec.Struct, frozen=True, kw_only=True):
 class Band(msgspec.Struct, frozen=True, kw_only=True):
     min_percent: Annotated[float, msgspec.Meta(ge=0, le=100)]
     level: SafetyLevel
+    #: The decision's own name of the class (several classes may share a level).
+    label: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
 
 class CriteriaSource(msgspec.Struct, frozen=True, kw_only=True):
@@ -155,6 +157,9 @@ class CriteriaSource(msgspec.Struct, frozen=True, kw_only=True):
     date: Day
     urls: list[Annotated[str, msgspec.Meta(max_length=1000)]] = []
     note: Text = ""
+    #: The number of criteria and the points the decision itself states, to check a whole set by.
+    stated_criteria: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    stated_max_points: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class CriteriaSetEvent(Event, frozen=True, kw_only=True):
