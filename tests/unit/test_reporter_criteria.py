@@ -259,6 +259,17 @@ def test_map_status_matches_a_replay_of_the_history(
     assert (got.status, got.level) == ref_status(events, t)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 10_000), st.integers(0, 10_000))
+def test_the_shown_percent_reaches_exactly_the_bands_the_exact_one_reaches(
+    points: int, top: int, hundredths: int
+) -> None:
+    assume(points <= top)
+    exact = Fraction(100 * points, top)
+    minimum = hundredths / 100
+    assert (shown_percent(exact) >= minimum) == (exact >= Fraction(hundredths, 100))
+
+
 # --- worked cases ------------------------------------------------------------------------------
 
 
@@ -413,3 +424,23 @@ def test_map_status_transitions() -> None:
     assert status_at([suspend, Inspected(18, "i3", "fail", False)], [a], 19).status == "suspended"
     assert status_at([suspend, lift], [a], 20)[:2] == ("current", "green")
     assert status_at([suspend, lift], [a], 9)[:2] == ("current", "green")  # not yet suspended
+
+
+def test_all_options_equal_always_scores_full_points() -> None:
+    doc = doc_of()
+    for c in doc["criteria"]:
+        for o in c["options"]:
+            o["points"] = 2
+        c["fail_options"] = []
+    cs = as_set(doc)
+    for answers in (
+        {"khau-trang": "dat", "khoang-cach": "du"},
+        {"khau-trang": "khong", "khoang-cach": "khong"},
+    ):
+        got = score(cs, answers)
+        assert (got.points, got.max_points, got.percent, got.level) == (
+            4,
+            4,
+            Fraction(100),
+            "green",
+        )

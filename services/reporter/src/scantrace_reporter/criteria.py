@@ -213,7 +213,8 @@ def answer_problems(
 
 
 def score(cs: CriteriaSet, answers: Mapping[str, str], *, kind: str | None = None) -> Score:
-    """Score one option per criterion; raises `InvalidAssessment` with every problem found."""
+    """Score one option per criterion of a validated set; raises `InvalidAssessment` with every
+    problem found."""
     problems = answer_problems(cs, answers, kind=kind)
     if problems:
         raise InvalidAssessment(problems)
