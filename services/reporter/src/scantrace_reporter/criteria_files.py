@@ -15,7 +15,8 @@ from typing import Annotated
 
 import msgspec
 
-from scantrace_common.events import Band, Day, Id, Text
+from scantrace_common.events import Band, Day, Text
+from scantrace_common.ids import Id
 from scantrace_reporter.criteria import (
     CriteriaSet,
     InvalidCriteriaSet,
