@@ -70,3 +70,24 @@ def test_undecodable_values_are_invalid(data: bytes | None) -> None:
 def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
     event = decode(ScanEvent, _scan(extra_field="later version adds this"))
     assert event.person_id == "p-000123"
+
+
+@pytest.mark.parametrize(
+    ("topic", "changes", "reason"),
+    [
+        ("criteria.v1", {"bands": [{"min_percent": 0, "level": "purple"}]}, "level"),
+        ("criteria.v1", {"bands": [{"min_percent": 101, "level": "red"}]}, "min_percent"),
+        ("criteria.v1", {"version": 0}, "version"),
+        ("criteria.v1", {"validity_days": 0}, "validity_days"),
+        ("assessments.v1", {"level": "blue"}, "level"),
+        ("assessments.v1", {"answers": {"bad id": "dat"}}, "answers"),
+        ("inspections.v1", {"result": "maybe"}, "result"),
+        ("venue-reports.v1", {"category": "noisy"}, "category"),
+    ],
+)
+def test_invalid_section_10_events_are_refused(
+    topic: str, changes: dict[str, Any], reason: str
+) -> None:
+    example = _examples(topic)[0] | changes
+    with pytest.raises(InvalidEvent, match=reason):
+        decode(TOPIC_EVENTS[topic], msgpack.packb(example))
