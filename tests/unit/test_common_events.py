@@ -91,3 +91,25 @@ def test_invalid_section_10_events_are_refused(
     example = _examples(topic)[0] | changes
     with pytest.raises(InvalidEvent, match=reason):
         decode(TOPIC_EVENTS[topic], msgpack.packb(example))
+
+
+def _cluster(**changes: Any) -> dict[str, Any]:
+    event = _examples("clusters.v1")[0]
+    return event | {"clusters": [event["clusters"][0] | changes]}
+
+
+@pytest.mark.parametrize(
+    ("example", "reason"),
+    [
+        (_cluster(cluster_id="dn-bh-market-007"), "cluster_id"),
+        (_cluster(cluster_id="dn-bh-market-007@2021-05-03T01Z"), "cluster_id"),
+        (_cluster(cluster_id="bad id@20210503T01Z"), "cluster_id"),
+        (_cluster(status="pending"), "status"),
+        (_cluster(cases=["p-000123"]), "cases"),
+        (_cluster(end=None), "end"),
+        (_examples("clusters.v1")[1] | {"clusters": None}, "clusters"),
+    ],
+)
+def test_invalid_cluster_lists_are_refused(example: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        decode(TOPIC_EVENTS["clusters.v1"], msgpack.packb(example))

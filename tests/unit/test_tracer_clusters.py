@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scantrace_common.events import ClustersEvent, decode, encode
 from scantrace_tracer.clusters import (
     Case,
     CaseVisit,
@@ -20,6 +21,7 @@ from scantrace_tracer.clusters import (
     cluster_id,
     cluster_status,
     clusters,
+    clusters_event,
     parse_cluster_id,
     parse_thresholds,
     presences_by_venue,
@@ -144,6 +146,24 @@ def test_a_late_case_that_merges_two_clusters_keeps_the_first_id() -> None:
     assert resolve("shop@20210517T08Z", after) is None
 
 
+def test_the_event_carries_the_whole_list_and_decodes() -> None:
+    cases = ("0b6f5a2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d")
+    found = [
+        Cluster(cluster_id("v-1", T0), "v-1", T0, T0 + HOUR, cases),
+        Cluster(
+            cluster_id("v-1", T0 + 20 * DAY), "v-1", T0 + 20 * DAY, T0 + 20 * DAY + HOUR, cases
+        ),
+    ]
+    now = T0 + 21 * DAY
+    event = decode(ClustersEvent, encode(clusters_event("v-1", found, now)))
+    assert (event.venue_id, event.at) == ("v-1", now)
+    assert [(c.cluster_id, c.status, c.closes_at) for c in event.clusters] == [
+        ("v-1@20210517T00Z", "closed", T0 + HOUR + 14 * DAY),
+        ("v-1@20210606T00Z", "open", T0 + 20 * DAY + HOUR + 14 * DAY),
+    ]
+    assert decode(ClustersEvent, encode(clusters_event("v-1", [], now))).clusters == []
+
+
 def test_venues_touched_are_those_with_a_presence() -> None:
     case = Case("c1", "a", T0 + 8 * HOUR, T0 + 12 * HOUR)
     visits = [
@@ -178,7 +198,7 @@ visit_st = st.builds(
 )
 period = st.tuples(times, times).map(sorted) | st.just([T0 - DAY, T0 + DAY])
 case_st = st.builds(
-    lambda i, p, ab: ref.Case(f"case-{i}", p, ab[0], ab[1]),
+    lambda i, p, ab: ref.Case(f"00000000-0000-4000-8000-{i:012d}", p, ab[0], ab[1]),
     st.integers(0, 7),
     st.sampled_from(PERSONS),
     period,
@@ -237,7 +257,10 @@ def test_clusters_equal_the_reference(
 ) -> None:
     expected = ref.reference_clusters(cases, visits, VENUES, thresholds)
     module_cases, by_person = to_module(cases, visits)
-    assert as_dicts(clusters(module_cases, by_person, VENUES, thresholds)) == expected
+    found = clusters(module_cases, by_person, VENUES, thresholds)
+    assert as_dicts(found) == expected
+    for venue_id, venue_found in found.items():  # every id and case list fits the event schema
+        decode(ClustersEvent, encode(clusters_event(venue_id, venue_found, T0)))
     # Whatever order the cases and visits come in.
     rnd.shuffle(module_cases)
     for person_visits in by_person.values():

@@ -218,6 +218,35 @@ class VenueReportEvent(Event, frozen=True, kw_only=True):
     received_at: EpochMs
 
 
+# --- SPEC section 11: clusters -----------------------------------------------------------------
+
+#: `<venue_id>@<YYYYMMDD>T<HH>Z`: the venue and the cluster's first UTC hour (docs/rules.md).
+ClusterId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}@\d{8}T\d{2}Z$(?!\n)")]
+
+
+class Cluster(msgspec.Struct, frozen=True, kw_only=True):
+    """One cluster as SPEC 11 shows it, `end` exclusive; `status` as of the event's `at`, and
+    `closes_at` the instant it turns `closed` if no later cluster hour extends it."""
+
+    cluster_id: ClusterId
+    venue_id: Id
+    start: EpochMs
+    end: EpochMs
+    cases: list[Uuid]
+    status: Literal["open", "closed"]
+    closes_at: EpochMs
+
+
+class ClustersEvent(Event, frozen=True, kw_only=True):
+    """A venue's whole current cluster list (key venue_id, compacted): each event replaces the
+    previous one, so merged or vanished cluster ids need no event of their own; `[]` when the
+    venue has none left."""
+
+    venue_id: Id
+    clusters: list[Cluster]
+    at: EpochMs
+
+
 E = TypeVar("E", bound=msgspec.Struct)
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -259,4 +288,5 @@ TOPIC_EVENTS: dict[str, type[Event]] = {
     "assessments.v1": AssessmentEvent,
     "inspections.v1": InspectionEvent,
     "venue-reports.v1": VenueReportEvent,
+    "clusters.v1": ClustersEvent,
 }

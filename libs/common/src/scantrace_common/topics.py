@@ -17,6 +17,7 @@ CRITERIA: Final = "criteria.v1"
 ASSESSMENTS: Final = "assessments.v1"
 INSPECTIONS: Final = "inspections.v1"
 VENUE_REPORTS: Final = "venue-reports.v1"
+CLUSTERS: Final = "clusters.v1"
 
 DLQ_SUFFIX: Final = ".dlq"
 _DAY_MS: Final = 24 * 3600 * 1000
@@ -60,6 +61,9 @@ TOPICS: Final[dict[str, TopicSpec]] = {
         TopicSpec(ASSESSMENTS, "venue_id", 3, _retained(3 * 365), "venue self-assessments"),
         TopicSpec(INSPECTIONS, "venue_id", 3, _retained(3 * 365), "inspections and suspensions"),
         TopicSpec(VENUE_REPORTS, "venue_id", 3, _retained(365), "residents' reports of venues"),
+        TopicSpec(
+            CLUSTERS, "venue_id", 3, dict(_COMPACTED), "venues' current clusters (compacted)"
+        ),
     )
 }
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Final, Literal, NamedTuple
 
+from scantrace_common import events
 from scantrace_common.venue_kinds import VENUE_KINDS
 
 HOUR_MS: Final = 3_600_000
@@ -232,3 +233,25 @@ def resolve(cluster_id_: str, current: Iterable[Cluster]) -> Cluster | None:
         if cluster.venue_id == venue_id and cluster.start <= hour < cluster.end:
             return cluster
     return None
+
+
+def clusters_event(
+    venue_id: str, found: Iterable[Cluster], now: int, open_days: int = DEFAULT_OPEN_DAYS
+) -> events.ClustersEvent:
+    """The `clusters.v1` event of a venue: its whole current list, statuses as of `now`."""
+    return events.ClustersEvent(
+        venue_id=venue_id,
+        clusters=[
+            events.Cluster(
+                cluster_id=c.cluster_id,
+                venue_id=c.venue_id,
+                start=c.start,
+                end=c.end,
+                cases=list(c.cases),
+                status=cluster_status(c.end, now, open_days),
+                closes_at=closes_at(c.end, open_days),
+            )
+            for c in found
+        ],
+        at=now,
+    )
