@@ -25,6 +25,7 @@ from scantrace_tracer.clusters import (
     parse_cluster_id,
     parse_thresholds,
     presences_by_venue,
+    recompute_venue,
     resolve,
     threshold,
     venue_clusters,
@@ -144,6 +145,28 @@ def test_a_late_case_that_merges_two_clusters_keeps_the_first_id() -> None:
     ]
     assert all(resolve(c.cluster_id, after) == after[0] for c in before)
     assert resolve("shop@20210517T08Z", after) is None
+
+
+def test_expired_visits_keep_the_clusters_last_published() -> None:
+    def three(hour: int, *cases: str) -> list[Presence]:
+        return [Presence(c, T0 + hour * HOUR, T0 + (hour + 1) * HOUR) for c in cases]
+
+    old = three(8, "c1", "c2", "c3") + three(9, "c1", "c2", "c3")
+    previous = venue_clusters("cafe", old, 3)
+    # Three weeks later the visits of hours 8 and 9 have expired; a late case c4 at hour 10
+    # joins c2 and c3 there: 10 becomes a cluster hour and extends the kept cluster.
+    horizon = T0 + 9 * HOUR + 1  # hour 9 may have lost visits too: kept as published
+    retained = three(9, "c2") + three(10, "c2", "c3", "c4")
+    got = recompute_venue("cafe", retained, 3, previous, horizon)
+    assert got == [
+        Cluster(
+            "cafe@20210517T08Z", "cafe", T0 + 8 * HOUR, T0 + 11 * HOUR, ("c1", "c2", "c3", "c4")
+        )
+    ]
+    assert venue_clusters("cafe", retained, 3) == [
+        Cluster("cafe@20210517T10Z", "cafe", T0 + 10 * HOUR, T0 + 11 * HOUR, ("c2", "c3", "c4"))
+    ]
+    assert recompute_venue("cafe", old, 3, [], 0) == previous
 
 
 def test_the_event_carries_the_whole_list_and_decodes() -> None:
@@ -268,6 +291,17 @@ def test_clusters_equal_the_reference(
     assert as_dicts(clusters(module_cases, by_person, VENUES, thresholds)) == expected
 
 
+def at_venue(
+    venue_id: str, cases: list[Case], by_person: dict[str, list[CaseVisit]]
+) -> list[Presence]:
+    """The presences of `cases` at one venue."""
+    return [
+        p
+        for c in cases
+        for p in presences_by_venue(c, by_person.get(c.person_id, [])).get(venue_id, [])
+    ]
+
+
 @settings(max_examples=300, deadline=None)
 @given(*WORLD)
 def test_late_cases_recompute_only_the_venues_they_touch(
@@ -284,11 +318,7 @@ def test_late_cases_recompute_only_the_venues_they_touch(
     for case in module_cases:
         seen.append(case)
         for venue_id in venues_touched(case, by_person.get(case.person_id, [])):
-            here = [
-                p
-                for c in seen
-                for p in presences_by_venue(c, by_person.get(c.person_id, [])).get(venue_id, [])
-            ]
+            here = at_venue(venue_id, seen, by_person)
             state[venue_id] = venue_clusters(
                 venue_id, here, threshold(VENUES.get(venue_id), thresholds)
             )
@@ -305,3 +335,42 @@ def test_late_cases_recompute_only_the_venues_they_touch(
 def test_status_equals_the_reference(end: int, delta: int) -> None:
     now = max(0, end + delta)
     assert cluster_status(end, now) == ref.reference_cluster_status(end, now)
+
+
+@settings(max_examples=100, deadline=None)
+@given(*WORLD, st.integers(0, 10), st.integers(0, 10 * 60) | st.just(-120))
+def test_recompute_after_expiry_keeps_old_hours_and_recomputes_new_ones(
+    cases: list[ref.Case],
+    visits: list[Visit],
+    thresholds: dict[str, int],
+    rnd: random.Random,
+    n_old: int,
+    horizon_minute: int,
+) -> None:
+    module_cases, by_person = to_module(cases, visits)
+    horizon = T0 + horizon_minute * MIN
+    cut = -(-horizon // HOUR) * HOUR
+
+    def reference_hours(some: list[ref.Case], venue_id: str) -> set[int]:
+        found = ref.reference_clusters(some, visits, VENUES, thresholds)
+        return {
+            h for c in found if c["venue_id"] == venue_id for h in range(c["start"], c["end"], HOUR)
+        }
+
+    for venue_id in {v.venue_id for v in visits}:
+        at_least = threshold(VENUES.get(venue_id), thresholds)
+        previous = venue_clusters(
+            venue_id, at_venue(venue_id, module_cases[:n_old], by_person), at_least
+        )
+        # What the store still holds: the presences of every case ending after the horizon.
+        present = at_venue(venue_id, module_cases, by_person)
+        retained = [p for p in present if p.end > horizon]
+        rnd.shuffle(retained)
+        got = recompute_venue(venue_id, retained, at_least, previous, horizon)
+        hours = {h for c in got for h in range(c.start, c.end, HOUR)}
+        assert hours == {h for h in reference_hours(cases[:n_old], venue_id) if h < cut} | {
+            h for h in reference_hours(cases, venue_id) if h >= cut
+        }
+        assert all(resolve(c.cluster_id, got) is not None for c in previous)
+        if horizon < T0 - HOUR:  # before every presence: nothing has expired
+            assert got == venue_clusters(venue_id, present, at_least)

@@ -15,7 +15,8 @@ follow-up"):
   published still names an hour inside exactly one current cluster (`resolve`).
 - Recomputing after a new case: only `venues_touched(case, its visits)` change, each from the
   presences of every case there; cost O(visits of the cases at those venues x hours a visit spans,
-  at most 25), plus sorting the venue's cluster hours.
+  at most 25), plus sorting the venue's cluster hours. Hours before the retention horizon keep
+  the clusters last published (`recompute_venue`): expired visits never remove a cluster.
 """
 
 from __future__ import annotations
@@ -169,7 +170,32 @@ def parse_cluster_id(value: str) -> tuple[str, int]:
 
 def venue_clusters(venue_id: str, presences: Iterable[Presence], at_least: int) -> list[Cluster]:
     """The venue's clusters, by start: runs of consecutive cluster hours."""
-    hours = cluster_hours(presences, at_least)
+    return _runs(venue_id, cluster_hours(presences, at_least))
+
+
+def recompute_venue(
+    venue_id: str,
+    presences: Iterable[Presence],
+    at_least: int,
+    previous: Iterable[Cluster],
+    horizon: int,
+) -> list[Cluster]:
+    """The venue's clusters when case visits before `horizon` may have expired (retention).
+
+    Hours from `horizon` rounded up to an hour are computed from `presences`; earlier hours are
+    the ones of `previous` (the list last published), each with its cluster's cases; the two
+    merge where they meet. So an old cluster is never recomputed away because its visits
+    expired, and with `horizon` at or before every presence it is `venue_clusters`.
+    """
+    cut = -(-horizon // HOUR_MS) * HOUR_MS
+    hours = {h: cases for h, cases in cluster_hours(presences, at_least).items() if h >= cut}
+    for cluster in previous:
+        for hour in range(cluster.start, min(cluster.end, cut), HOUR_MS):
+            hours.setdefault(hour, set()).update(cluster.cases)
+    return _runs(venue_id, hours)
+
+
+def _runs(venue_id: str, hours: Mapping[int, set[str]]) -> list[Cluster]:
     clusters: list[Cluster] = []
     run: list[int] = []
     for hour in sorted(hours):
