@@ -19,13 +19,14 @@ from scantrace_tracer.followups import (
     declared_days,
     follow_up,
     follow_up_id,
+    follow_ups,
     followed_days,
     quarantine_dates,
     record_status,
     unseen_days,
 )
 from tests.reference.compliance import day_bounds_ms
-from tests.reference.followups import Contact, HealthDeclaration, reference_follow_ups
+from tests.reference.followups import Contact, HealthDeclaration, local_day, reference_follow_ups
 
 pytestmark = pytest.mark.unit
 
@@ -132,6 +133,15 @@ def worlds(draw: st.DrawFn) -> tuple[Any, ...]:
             max_size=40,
         )
     )
+    # A declaration on the last day followed (its first or last millisecond) of some contacts.
+    for n, contact in enumerate(c for listed in contacts.values() for c in listed):
+        if draw(st.booleans()):
+            last_day = local_day(max(contact.encounter_ends), tz) + timedelta(days=days)
+            start, end = day_bounds_ms(last_day, tz)
+            at = draw(st.sampled_from([start, end - 1]))
+            declarations.append(
+                HealthDeclaration(f"00000000-0000-4000-9000-{n:012d}", contact.person_id, at)
+            )
     now = draw(instants(tz, 35))
     return tz, days, contacts, declarations, now
 
@@ -145,13 +155,13 @@ def module_follow_ups(
     days: int,
 ) -> list[dict[str, Any]]:
     records = []
-    for contact in sorted(contacts, key=lambda c: c.person_id):
-        record = follow_up(case_id, contact.person_id, contact.encounter_ends, tz, days)
+    pairs = [(c.person_id, c.encounter_ends) for c in contacts]
+    for record in follow_ups(case_id, pairs, tz, days):
         declared = declared_days(
             [
                 declaration(d.declared_at, d.symptoms)
                 for d in declarations
-                if d.person_id == contact.person_id
+                if d.person_id == record.person_id
             ],
             tz,
         )

@@ -77,6 +77,17 @@ def follow_up(
     return FollowUp(follow_up_id(case_id, person_id), case_id, person_id, last, until)
 
 
+def follow_ups(
+    case_id: str,
+    contacts: Iterable[tuple[str, Iterable[int]]],
+    tz: str,
+    days: int = DEFAULT_FOLLOW_UP_DAYS,
+) -> list[FollowUp]:
+    """The records of a done case, by person_id, from (person_id, encounter ends) per contact."""
+    records = [follow_up(case_id, person, ends, tz, days) for person, ends in contacts]
+    return sorted(records, key=lambda r: r.person_id)
+
+
 def followed_days(record: FollowUp, tz: str) -> list[date]:
     """The local days followed: the day after the last exposure's, through `until`."""
     first = local_date(record.last_exposure, tz) + timedelta(days=1)
