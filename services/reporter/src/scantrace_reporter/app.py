@@ -1,4 +1,4 @@
-"""The reporter app: clients opened in the lifespan, consumers and gauges in the background."""
+"""The reporter app: clients opened in the lifespan, consumers in the background, the answers of\nthe domain exceptions."""
 
 from __future__ import annotations
 
@@ -6,23 +6,27 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Final
 
 from fastapi import FastAPI
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from scantrace_common.http import create_app
+from scantrace_common.errors import ApiError
+from scantrace_common.http import Translations, create_app
 from scantrace_common.kafka import DurableProducer, KafkaUnavailable
 from scantrace_common.qr import QrSigner
 from scantrace_common.redis_client import connect, ping
 from scantrace_common.timeparse import now_ms
 from scantrace_common.topics import ensure_topics
-from scantrace_reporter.api import router
 from scantrace_reporter.consumers import ReporterConsumers
-from scantrace_reporter.days import DayClock
+from scantrace_reporter.days import DayClock, DayRefused
 from scantrace_reporter.keys import Keys
 from scantrace_reporter.metrics import ACTIVE_RATIO, DECLARATION_RATIO, GAUGE_LEVELS
 from scantrace_reporter.poster import FontMissing, PosterFonts
 from scantrace_reporter.registry import Registry
+from scantrace_reporter.routes import router
 from scantrace_reporter.service import ReporterService
 from scantrace_reporter.settings import ReporterSettings
 from scantrace_reporter.store import ComplianceStore
@@ -72,6 +76,24 @@ async def refresh_gauges(service: ReporterService, clock: DayClock, interval_s: 
         except Exception:  # a gauge refresh must never kill the service; retried next round
             log.exception("refreshing the ratio gauges failed")
         await asyncio.sleep(interval_s)
+
+
+def _unavailable(what: str) -> Callable[[Exception], ApiError]:
+    def translate(exc: Exception) -> ApiError:
+        return ApiError(
+            503, f"{what} unavailable: nothing was stored or read ({exc})", retry_after_s=5
+        )
+
+    return translate
+
+
+#: The domain exceptions a route lets out, as the answers they are (one handler, in create_app).
+TRANSLATIONS: Final[Translations] = {
+    KafkaUnavailable: _unavailable("Kafka"),
+    RedisConnectionError: _unavailable("Redis"),
+    RedisTimeoutError: _unavailable("Redis"),
+    DayRefused: lambda exc: ApiError(422, str(exc)),
+}
 
 
 def create_reporter_app(settings: ReporterSettings) -> FastAPI:
@@ -139,6 +161,7 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         readiness_checks={"redis": redis_ready, "kafka": kafka_ready, "registry": consumers_ready},
         lifespan=lifespan,
         description="Units, venues and their QR posters, quarantines and compliance (SPEC 4).",
+        translate=TRANSLATIONS,
     )
     app.include_router(router)
     return app
