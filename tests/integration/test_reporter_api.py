@@ -113,7 +113,7 @@ async def test_registry_qr_posters_and_revocation(
     ).json()
     assert [c["venue_id"] for c in batch["created"]] == ["b1"]
     assert [(r["index"], r["status"]) for r in batch["rejected"]] == [(1, 409), (2, 422)]
-    assert "scantrace_reporter_active_ratio" in (await client.get("/metrics")).text
+    assert "unit_id" not in (await client.get("/metrics")).text  # finding 11
 
 
 async def test_officials_only_read_their_units(client: httpx.AsyncClient) -> None:

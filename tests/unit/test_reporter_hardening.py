@@ -4,11 +4,13 @@ reporter cannot compute, the accepted windows of days (5), and metrics without p
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from scantrace_common.metrics import exposition
 from scantrace_reporter.days import (
     DayClock,
     DayRefused,
@@ -68,3 +70,22 @@ def test_finding_5_queries_ask_about_days_with_figures() -> None:
     for day in (TODAY - timedelta(days=22), TODAY + timedelta(days=367), date(9999, 12, 30)):
         with pytest.raises(DayRefused, match="date"):
             window.check("date", day)
+
+
+def test_finding_11_metrics_hold_no_per_unit_figures() -> None:
+    import scantrace_reporter.app  # noqa: F401 - registers every reporter metric
+
+    text = exposition()[0].decode()
+    families = {
+        name.removesuffix("_total")
+        for name in re.findall(r"# TYPE (scantrace_reporter_\w+) ", text)
+    }
+    assert families == {
+        "scantrace_reporter_events_processed",
+        "scantrace_reporter_consumer_lag_messages",
+        "scantrace_reporter_compliance_query_duration_seconds",
+        "scantrace_reporter_dlq_events",
+    }
+    assert not [line for line in text.splitlines() if "unit_id" in line]
+    listed = [line for line in METRICS_TXT.read_text().splitlines() if "_ratio " in line]
+    assert not listed

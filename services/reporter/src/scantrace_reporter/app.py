@@ -18,12 +18,10 @@ from scantrace_common.http import Translations, create_app
 from scantrace_common.kafka import DurableProducer, KafkaUnavailable
 from scantrace_common.qr import QrSigner
 from scantrace_common.redis_client import connect, ping
-from scantrace_common.timeparse import now_ms
 from scantrace_common.topics import ensure_topics
 from scantrace_reporter.consumers import ReporterConsumers
 from scantrace_reporter.days import DayClock, DayRefused
 from scantrace_reporter.keys import Keys
-from scantrace_reporter.metrics import ACTIVE_RATIO, DECLARATION_RATIO, GAUGE_LEVELS
 from scantrace_reporter.poster import FontMissing, PosterFonts
 from scantrace_reporter.registry import Registry
 from scantrace_reporter.routes import router
@@ -61,21 +59,6 @@ async def start_producer(producer: DurableProducer, attempts: int = 30) -> None:
                 raise
             log.warning("Kafka not reachable yet (attempt %d); retrying", attempt)
             await asyncio.sleep(1.0)
-
-
-async def refresh_gauges(service: ReporterService, clock: DayClock, interval_s: float) -> None:
-    """Today's ratios of the province and district units, every `interval_s` seconds."""
-    while True:
-        try:
-            units = [u.unit_id for u in service.registry.units.values() if u.level in GAUGE_LEVELS]
-            if units:
-                today = clock.day_of(now_ms())
-                for row in await service.store.figures(units, today):
-                    ACTIVE_RATIO.labels(unit_id=row.unit_id).set(row.active_ratio or 0.0)
-                    DECLARATION_RATIO.labels(unit_id=row.unit_id).set(row.declaration_ratio or 0.0)
-        except Exception:  # a gauge refresh must never kill the service; retried next round
-            log.exception("refreshing the ratio gauges failed")
-        await asyncio.sleep(interval_s)
 
 
 def _unavailable(what: str) -> Callable[[Exception], ApiError]:
@@ -125,9 +108,7 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         app.state.producer = producer
         consumers = ReporterConsumers(settings, store, producer)
         app.state.consumers = consumers if settings.reporter_consumers else None
-        tasks: list[asyncio.Task[None]] = [
-            asyncio.create_task(refresh_gauges(service, clock, settings.ratio_gauge_interval_s))
-        ]
+        tasks: list[asyncio.Task[None]] = []
         if settings.reporter_consumers:
             tasks.append(asyncio.create_task(consumers.run()))
         try:
