@@ -9,8 +9,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from scantrace_common.http import as_api_error
+from scantrace_common.kafka import KafkaUnavailable
 from scantrace_common.metrics import exposition
+from scantrace_reporter.app import TRANSLATIONS
 from scantrace_reporter.days import (
     DayClock,
     DayRefused,
@@ -73,8 +78,6 @@ def test_finding_5_queries_ask_about_days_with_figures() -> None:
 
 
 def test_finding_11_metrics_hold_no_per_unit_figures() -> None:
-    import scantrace_reporter.app  # noqa: F401 - registers every reporter metric
-
     text = exposition()[0].decode()
     families = {
         name.removesuffix("_total")
@@ -89,3 +92,19 @@ def test_finding_11_metrics_hold_no_per_unit_figures() -> None:
     assert not [line for line in text.splitlines() if "unit_id" in line]
     listed = [line for line in METRICS_TXT.read_text().splitlines() if "_ratio " in line]
     assert not listed
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (KafkaUnavailable("broker gone"), 503),
+        (RedisConnectionError("refused"), 503),
+        (RedisTimeoutError("slow"), 503),
+        (DayRefused("from: 2500-01-01 is outside"), 422),
+    ],
+)
+def test_domain_exceptions_are_answered_not_500(exc: Exception, status: int) -> None:
+    error = as_api_error(exc, TRANSLATIONS)
+    assert error.status == status
+    if status == 503:
+        assert error.headers["Retry-After"] == "5"

@@ -61,20 +61,24 @@ async def start_producer(producer: DurableProducer, attempts: int = 30) -> None:
             await asyncio.sleep(1.0)
 
 
-def _unavailable(what: str) -> Callable[[Exception], ApiError]:
-    def translate(exc: Exception) -> ApiError:
-        return ApiError(
-            503, f"{what} unavailable: nothing was stored or read ({exc})", retry_after_s=5
-        )
+def _unavailable(message: str) -> Callable[[Exception], ApiError]:
+    def translate(_: Exception) -> ApiError:
+        return ApiError(503, message, retry_after_s=5)
 
     return translate
 
 
+_REDIS_DOWN: Final = _unavailable(
+    "Redis unavailable: retry after Retry-After seconds "
+    "(a write already published is applied once Redis is back; retrying it is safe)"
+)
 #: The domain exceptions a route lets out, as the answers they are (one handler, in create_app).
 TRANSLATIONS: Final[Translations] = {
-    KafkaUnavailable: _unavailable("Kafka"),
-    RedisConnectionError: _unavailable("Redis"),
-    RedisTimeoutError: _unavailable("Redis"),
+    KafkaUnavailable: _unavailable(
+        "Kafka unavailable: nothing was applied; retry after Retry-After seconds"
+    ),
+    RedisConnectionError: _REDIS_DOWN,
+    RedisTimeoutError: _REDIS_DOWN,
     DayRefused: lambda exc: ApiError(422, str(exc)),
 }
 
