@@ -17,7 +17,7 @@ from scantrace_reporter.days import day_count, days_between
 from scantrace_reporter.deps import ReadableDays, ServiceDep, SettingsDep, UnitOfQuery
 from scantrace_reporter.metrics import QUERY_DURATION
 from scantrace_reporter.models import Day
-from scantrace_reporter.routes.responses import NO_SUCH, UNAVAILABLE
+from scantrace_reporter.routes.responses import NO_SUCH, UNAVAILABLE, file_doc
 from scantrace_reporter.service import ReporterService
 
 router = APIRouter(tags=["compliance"])
@@ -45,7 +45,8 @@ async def compliance(
 
 @router.get(
     "/v1/compliance.csv",
-    responses={**NO_SUCH, **UNAVAILABLE},
+    response_class=StreamingResponse,
+    responses={**file_doc("text/csv", "one row per unit and day"), **NO_SUCH, **UNAVAILABLE},
     summary="One row per unit of the subtree per day, safe to open in a spreadsheet",
 )
 async def compliance_csv(

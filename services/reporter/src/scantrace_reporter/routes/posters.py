@@ -12,7 +12,7 @@ from scantrace_common.errors import ApiError, error_doc
 from scantrace_common.events import VenueEvent
 from scantrace_reporter import poster
 from scantrace_reporter.deps import FontsDep, ServiceDep, SettingsDep, UnitOfPath, VenueOfPath
-from scantrace_reporter.routes.responses import NO_SUCH, Responses
+from scantrace_reporter.routes.responses import NO_SUCH, Responses, file_doc
 from scantrace_reporter.service import ReporterService
 
 router = APIRouter(tags=["posters"])
@@ -41,14 +41,24 @@ def printable(venue: VenueEvent) -> VenueEvent:
     return venue
 
 
-@router.get("/v1/venues/{venue_id}/qr.png", responses=POSTER, summary="A4 poster, PNG")
+@router.get(
+    "/v1/venues/{venue_id}/qr.png",
+    response_class=Response,
+    responses={**file_doc("image/png", "the poster"), **POSTER},
+    summary="A4 poster, PNG",
+)
 async def poster_png(venue: VenueOfPath, service: ServiceDep, fonts: FontsDep) -> Response:
     content = poster_content(service, printable(venue))
     body = await asyncio.to_thread(poster.render_png, content, fonts)
     return Response(body, media_type="image/png")
 
 
-@router.get("/v1/venues/{venue_id}/qr.svg", responses=POSTER, summary="A4 poster, SVG")
+@router.get(
+    "/v1/venues/{venue_id}/qr.svg",
+    response_class=Response,
+    responses={**file_doc("image/svg+xml", "the poster"), **POSTER},
+    summary="A4 poster, SVG",
+)
 async def poster_svg(venue: VenueOfPath, service: ServiceDep, fonts: FontsDep) -> Response:
     content = poster_content(service, printable(venue))
     body = await asyncio.to_thread(poster.render_svg, content, fonts)
@@ -57,7 +67,8 @@ async def poster_svg(venue: VenueOfPath, service: ServiceDep, fonts: FontsDep) -
 
 @router.get(
     "/v1/units/{unit_id}/posters.zip",
-    responses={**NO_SUCH, **NO_FONT},
+    response_class=Response,
+    responses={**file_doc("application/zip", "one poster per venue"), **NO_SUCH, **NO_FONT},
     summary="Posters of every registered venue of the unit's subtree, one file each",
 )
 async def posters_zip(

@@ -28,6 +28,11 @@ CREATE: Final[Responses] = {
 }
 
 
+def file_doc(media_type: str, description: str) -> Responses:
+    """The 200 of an operation that answers a file of `media_type`, not JSON."""
+    return {200: {"description": description, "content": {media_type: {}}}}
+
+
 def batch_answer(
     results: Sequence[T | Rejection], created: Callable[[T], dict[str, Any]]
 ) -> dict[str, Any]:
