@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
@@ -14,11 +15,25 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from scantrace_common.events import QuarantineEvent, encode
+from scantrace_common.events import (
+    DeclarationEvent,
+    QuarantineEvent,
+    ScanEvent,
+    VenueEvent,
+    encode,
+)
 from scantrace_common.kafka import DurableProducer
 from scantrace_common.qr import QrSigner
 from scantrace_common.timeparse import local_date
-from scantrace_common.topics import QUARANTINES, UNITS, VENUES, dlq_of, topic_name
+from scantrace_common.topics import (
+    DECLARATIONS,
+    QUARANTINES,
+    SCANS,
+    UNITS,
+    VENUES,
+    dlq_of,
+    topic_name,
+)
 from tests.support.reporter import ADMIN, new_signer, running_reporter, wait_until
 
 pytestmark = pytest.mark.integration
@@ -179,6 +194,80 @@ async def test_finding_5_a_quarantine_event_with_far_dates_is_dead_lettered(
         assert reason.startswith("DayRefused"), reason
         assert "outside" in reason, reason
     assert (await client.get("/readyz")).status_code == 200  # the consumer kept going
+
+
+async def test_scans_declarations_and_venues_of_no_countable_day_are_dead_lettered(
+    client: httpx.AsyncClient, kafka_bootstrap: str, namespace: str
+) -> None:
+    last_ms = 253_402_300_799_999  # the largest time an event may carry: year 10000 in +07:00
+    now = int(time.time() * 1000)
+    assert (
+        await client.post(
+            "/v1/venues",
+            json={"venue_id": "v1", "name": "V", "kind": "shop", "unit_id": "P"},
+            headers=ADMIN,
+        )
+    ).status_code == 201
+
+    def scan(at: int) -> ScanEvent:
+        return ScanEvent(
+            scan_id=str(uuid.uuid4()),
+            person_id="p1",
+            venue_id="v1",
+            direction="in",
+            scanned_at=at,
+            received_at=at,
+            device_id="d1",
+        )
+
+    def declaration(at: int) -> DeclarationEvent:
+        return DeclarationEvent(
+            declaration_id=str(uuid.uuid4()),
+            person_id="q1",
+            declared_at=at,
+            received_at=at,
+            device_id="d1",
+        )
+
+    far_venue = VenueEvent(
+        venue_id="vfar", name="far", kind="shop", unit_id="P", registered_at=last_ms
+    )
+    quarantine = QuarantineEvent(
+        person_id="q1",
+        unit_id="P",
+        from_date=today().isoformat(),
+        to_date=today().isoformat(),
+        registered_at=now,
+    )
+    scans_topic, declarations_topic = (
+        topic_name(SCANS, namespace),
+        topic_name(DECLARATIONS, namespace),
+    )
+    venues_topic = topic_name(VENUES, namespace)
+    producer = DurableProducer(kafka_bootstrap, ack_timeout_s=20)
+    await producer.start()
+    try:
+        await producer.send_batch(venues_topic, [(b"vfar", encode(far_venue))])
+        await producer.send_batch(topic_name(QUARANTINES, namespace), [(b"q1", encode(quarantine))])
+        for at in (last_ms, now):  # the poison first, then a good one behind it
+            await producer.send_batch(scans_topic, [(b"v1", encode(scan(at)))])
+            await producer.send_batch(declarations_topic, [(b"q1", encode(declaration(at)))])
+    finally:
+        await producer.stop()
+
+    async def counted() -> bool:
+        answer = await client.get(
+            "/v1/compliance", params={"unit_id": "P", "date": today().isoformat()}, headers=ADMIN
+        )
+        body = answer.json()
+        return bool(body["scans"] == 1 and body["declarations_done"] == 1)
+
+    await wait_until(counted)
+    for topic in (scans_topic, declarations_topic, venues_topic):
+        (dead,) = await read_all(kafka_bootstrap, dlq_of(topic), 1)
+        assert dict(dead.headers)["dlq.reason"].decode(), topic
+    assert (await client.get("/v1/venues/vfar", headers=ADMIN)).status_code == 404
+    assert (await client.get("/readyz")).status_code == 200
 
 
 @pytest.mark.parametrize("settings_overrides", [{"csv_max_rows": 10}])

@@ -1,4 +1,5 @@
-"""The reporter app: clients opened in the lifespan, consumers in the background, the answers of\nthe domain exceptions."""
+"""The reporter app: clients opened in the lifespan, consumers in the background, and the answers
+the domain exceptions get (`TRANSLATIONS`)."""
 
 from __future__ import annotations
 
