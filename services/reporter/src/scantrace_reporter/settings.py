@@ -28,7 +28,5 @@ class ReporterSettings(CommonSettings):
     poster_batch_limit: int = Field(default=2000, ge=1)
     #: At most this many rows (units x days) in one CSV export.
     csv_max_rows: int = Field(default=400_000, ge=1)
-    #: Seconds between refreshes of the today's-ratio gauges.
-    ratio_gauge_interval_s: float = Field(default=30.0, gt=0)
     #: Start the Kafka consumers (tests of the HTTP layer alone may turn them off).
     reporter_consumers: bool = True
