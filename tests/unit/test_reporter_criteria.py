@@ -106,7 +106,8 @@ def _mutations(doc: dict[str, Any], which: int, k: int) -> dict[str, Any]:
         case 9:
             d["fail_level"] = None
         case 10:
-            d["bands"].append(dict(d["bands"][0]))  # two bands at one min_percent
+            # two bands at one min_percent (an earlier mutation may have emptied the bands)
+            d["bands"].extend(dict(b) for b in d["bands"][:1])
         case 11:
             c["options"] = []
             c["fail_options"] = []
