@@ -96,7 +96,7 @@ def _mutations(doc: dict[str, Any], which: int, k: int) -> dict[str, Any]:
         case 5:
             d["kinds"].append("spaceship")
         case 6:
-            d["kinds"].append(d["kinds"][0])
+            d["kinds"].extend(d["kinds"][:1])  # a kind twice (unless emptied before)
         case 7:
             for crit in d["criteria"]:
                 for o in crit["options"]:
