@@ -1,0 +1,110 @@
+"""Issue #14, the tracer's findings that need no server: the audit batching, events checked
+against their schema before they are published, the OpenAPI document's refusals.
+(The rest, against real Kafka and Redis: tests/integration/test_tracer_hardening.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+import pytest
+
+from scantrace_common.errors import ERROR_REF
+from scantrace_common.events import AuditEvent, CaseEvent, InvalidEvent, decode, encode_valid
+from scantrace_common.kafka import Item
+from scantrace_tracer.audit import AuditTrail, AuditUnavailable
+from tests.e2e.test_security_roles import openapi_documents
+
+pytestmark = pytest.mark.unit
+
+
+class _Broker:
+    """Stands in for the producer: holds each batch until told to acknowledge (or fail) it."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.release = asyncio.Event()
+        self.failure: Exception | None = None
+
+    async def send_batch(self, topic: str, items: Sequence[Item], **_: object) -> None:
+        self.batches.append(len(items))
+        await self.release.wait()
+        if self.failure is not None:
+            raise self.failure
+
+
+def _event(n: int) -> AuditEvent:
+    return AuditEvent(
+        staff_id=f"epi-{n}",
+        role="epidemiologist",
+        action="exposures",
+        method="GET",
+        path="/v1/persons/p/exposures",
+        person_id="p",
+        status=200,
+        at=1,
+    )
+
+
+async def test_finding_1_concurrent_calls_share_one_produce_batch() -> None:
+    """50 calls arriving while a batch is in flight wait for one next batch, not 50 sends."""
+    broker = _Broker()
+    trail = AuditTrail(broker, "")  # type: ignore[arg-type]
+    first = asyncio.create_task(trail.record(_event(0)))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(trail.record(_event(n))) for n in range(1, 51)]
+    await asyncio.sleep(0)
+    broker.release.set()
+    await asyncio.gather(first, *rest)
+    assert broker.batches == [1, 50]
+
+
+async def test_finding_1_a_batch_not_acknowledged_refuses_every_call_in_it() -> None:
+    broker = _Broker()
+    broker.failure = ConnectionError("broker down")
+    broker.release.set()
+    trail = AuditTrail(broker, "")  # type: ignore[arg-type]
+    results = await asyncio.gather(
+        *(trail.record(_event(n)) for n in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, AuditUnavailable) for r in results), results
+
+
+def test_finding_4_an_event_outside_its_schema_is_never_encoded_for_publishing() -> None:
+    """msgspec builds the struct without checking it; `encode_valid` refuses it."""
+    case = CaseEvent(
+        case_id=str(uuid.uuid4()),
+        person_id="not an id",
+        infectious_from=0,
+        infectious_to=1,
+        opened_by="epi",
+        at=1,
+    )
+    with pytest.raises(InvalidEvent):
+        encode_valid(case)
+
+
+def test_finding_4_cases_carry_the_staff_sub_as_audit_records_do() -> None:
+    sub = "Trần Thị B@cdc.example"
+    case = CaseEvent(
+        case_id=str(uuid.uuid4()),
+        person_id="p1",
+        infectious_from=0,
+        infectious_to=1,
+        opened_by=sub,
+        at=1,
+    )
+    assert decode(CaseEvent, encode_valid(case)).opened_by == sub
+
+
+def test_every_v1_operation_documents_its_refusals_with_the_error_schema() -> None:
+    paths = openapi_documents()["tracer"]["paths"]
+    v1 = {(m, p): op for p, ops in paths.items() if p.startswith("/v1/") for m, op in ops.items()}
+    assert len(v1) == 6
+    for key, operation in v1.items():
+        responses = operation["responses"]
+        for status in ("401", "403", "404", "422", "503"):
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": ERROR_REF}, (key, status)
+        assert "Retry-After" in responses["503"]["headers"], key
