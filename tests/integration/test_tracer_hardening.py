@@ -69,7 +69,7 @@ def _auth(sub: str, role: str = "epidemiologist") -> dict[str, str]:
     return {"authorization": f"Bearer {mint_staff_token(SECRET, sub, role)}"}
 
 
-async def _audited(kafka_bootstrap: str, namespace: str, sub: str) -> list[AuditEvent]:
+async def _audit_records(kafka_bootstrap: str, namespace: str, sub: str) -> list[AuditEvent]:
     values = await read_values(kafka_bootstrap, topic_name(AUDIT, namespace))
     return [e for e in (decode(AuditEvent, v) for v in values) if e.staff_id == sub]
 
@@ -189,7 +189,7 @@ async def test_finding_1_an_exposure_query_is_answered_only_once_its_audit_recor
             answered = await client.get(
                 "/v1/persons/p-case/exposures", params=query, headers=_auth(sub)
             )
-            records = await _audited(kafka_bootstrap, namespace, sub)
+            records = await _audit_records(kafka_bootstrap, namespace, sub)
         assert answered.status_code == 200, answered.text
         assert [c["person_id"] for c in answered.json()["contacts"]] == ["p-contact"]
         assert [(r.action, r.person_id, r.status) for r in records] == [
@@ -220,7 +220,7 @@ async def test_finding_2_calls_refused_by_validation_are_audited(
             (await client.get(path, params=params, headers=_auth(sub))).status_code
             for path, params, _, _ in calls
         ]
-        records = await _audited(kafka_bootstrap, topics, sub)
+        records = await _audit_records(kafka_bootstrap, topics, sub)
     assert statuses == [422] * len(calls)
     assert [(r.path, r.person_id, r.venue_id, r.status) for r in records] == [
         (httpx.URL(path).path, person, venue, 422) for path, _, person, venue in calls
@@ -238,7 +238,7 @@ async def test_finding_2_a_case_lookup_records_the_cases_person(
         case_id = opened.json()["case_id"]
         found = await client.get(f"/v1/cases/{case_id}", headers=_auth(sub))
         missing = await client.get(f"/v1/cases/{uuid.uuid4()}", headers=_auth(sub))
-        records = await _audited(kafka_bootstrap, topics, sub)
+        records = await _audit_records(kafka_bootstrap, topics, sub)
     assert (found.status_code, missing.status_code) == (200, 404)
     assert set(found.json()) == {"case_id", "status", "contacts"}
     assert [(r.action, r.person_id, r.status) for r in records] == [
@@ -264,7 +264,7 @@ async def test_finding_2_a_redis_failure_is_audited_with_the_503_the_caller_gets
                 params={"from": now - HOUR_MS, "to": now},
                 headers=_auth(sub),
             )
-            records = await _audited(kafka_bootstrap, topics, sub)
+            records = await _audit_records(kafka_bootstrap, topics, sub)
     finally:
         redis.stop()
     assert answer.status_code == 503, answer.text

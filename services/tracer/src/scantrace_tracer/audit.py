@@ -88,8 +88,9 @@ class AuditTrail:
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush())
         try:
-            # shielded: a caller that gives up leaves the batch (and the others in it) alone
-            failure = await asyncio.wait_for(asyncio.shield(done), self._timeout_s)
+            # a caller that gives up cancels only its own future: the batch goes on for the others
+            async with asyncio.timeout(self._timeout_s):
+                failure = await done
         except TimeoutError as exc:
             raise AuditUnavailable(f"no acknowledgement within {self._timeout_s}s") from exc
         if failure is not None:
