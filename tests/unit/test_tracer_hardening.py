@@ -8,12 +8,17 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from scantrace_common.errors import ERROR_REF
 from scantrace_common.events import AuditEvent, CaseEvent, InvalidEvent, decode, encode_valid
+from scantrace_common.http import create_app
 from scantrace_common.kafka import Item
-from scantrace_tracer.audit import AuditTrail, AuditUnavailable
+from scantrace_common.settings import CommonSettings
+from scantrace_tracer.audit import AUDIT_UNAVAILABLE, AuditMiddleware, AuditTrail, AuditUnavailable
+from scantrace_tracer.gcpause import GcPause
 from tests.e2e.test_security_roles import openapi_documents
 
 pytestmark = pytest.mark.unit
@@ -108,3 +113,53 @@ def test_every_v1_operation_documents_its_refusals_with_the_error_schema() -> No
             schema = responses[status]["content"]["application/json"]["schema"]
             assert schema == {"$ref": ERROR_REF}, (key, status)
         assert "Retry-After" in responses["503"]["headers"], key
+
+
+class _Trail:
+    """Stands in for `AuditTrail`: keeps the records, or refuses them when `down`."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditEvent] = []
+        self.down = False
+
+    async def record(self, event: AuditEvent) -> None:
+        if self.down:
+            raise AuditUnavailable("broker down")
+        self.records.append(event)
+
+
+def _audited_app(trail: _Trail) -> FastAPI:
+    app = create_app(
+        title="t", settings=CommonSettings(environment="development"), readiness_checks={}
+    )
+
+    @app.get("/v1/persons/{person_id}/secret")
+    async def secret(person_id: str) -> dict[str, str]:
+        if person_id == "bug":
+            raise RuntimeError("a bug")
+        return {"secret": "contacts of " + person_id}
+
+    app.state.audit, app.state.gc_pause = trail, GcPause()
+    app.add_middleware(AuditMiddleware)
+    return app
+
+
+async def test_finding_2_an_unexpected_error_is_answered_and_audited_as_a_500() -> None:
+    trail = _Trail()
+    transport = httpx.ASGITransport(app=_audited_app(trail), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/v1/persons/bug/secret")
+    assert (answer.status_code, set(answer.json())) == (500, {"error"})
+    assert [(r.staff_id, r.person_id, r.status) for r in trail.records] == [
+        ("anonymous", "bug", 500)
+    ]
+
+
+async def test_finding_1_an_answer_whose_record_is_refused_is_not_disclosed() -> None:
+    trail = _Trail()
+    trail.down = True
+    transport = httpx.ASGITransport(app=_audited_app(trail), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/v1/persons/p1/secret")
+    assert (answer.status_code, answer.json()) == (503, {"error": AUDIT_UNAVAILABLE})
+    assert answer.headers["retry-after"] == "5"

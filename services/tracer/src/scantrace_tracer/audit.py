@@ -151,7 +151,9 @@ class AuditMiddleware:
         finally:
             # the collection held off runs on the loop's next turn: while the record is acked
             pause.leave()
-        status = next(m["status"] for m in held if m["type"] == "http.response.start")
+        status = next((m["status"] for m in held if m["type"] == "http.response.start"), None)
+        if status is None:  # the app ended without answering (a bug): a 500, audited as one
+            held, status = _messages(as_api_error(RuntimeError("no response"), {})), 500
         try:
             await state.audit.record(_record(scope, request_state, status, state.auth_secret))
         except AuditUnavailable:
