@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from scantrace_common.errors import ERROR_REF
 from scantrace_common.events import AuditEvent, CaseEvent, InvalidEvent, decode, encode_valid
@@ -128,6 +129,10 @@ class _Trail:
         self.records.append(event)
 
 
+def _refused_calls() -> float:
+    return REGISTRY.get_sample_value("scantrace_tracer_audit_refused_calls_total") or 0.0
+
+
 def _audited_app(trail: _Trail) -> FastAPI:
     app = create_app(
         title="t", settings=CommonSettings(environment="development"), readiness_checks={}
@@ -158,8 +163,10 @@ async def test_finding_2_an_unexpected_error_is_answered_and_audited_as_a_500() 
 async def test_finding_1_an_answer_whose_record_is_refused_is_not_disclosed() -> None:
     trail = _Trail()
     trail.down = True
+    refused_before = _refused_calls()
     transport = httpx.ASGITransport(app=_audited_app(trail), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         answer = await client.get("/v1/persons/p1/secret")
     assert (answer.status_code, answer.json()) == (503, {"error": AUDIT_UNAVAILABLE})
     assert answer.headers["retry-after"] == "5"
+    assert _refused_calls() == refused_before + 1

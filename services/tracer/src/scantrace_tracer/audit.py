@@ -157,6 +157,7 @@ class AuditMiddleware:
         try:
             await state.audit.record(_record(scope, request_state, status, state.auth_secret))
         except AuditUnavailable:
+            metrics.AUDIT_REFUSED_CALLS.inc()
             held = _messages(ApiError(503, AUDIT_UNAVAILABLE, retry_after_s=AUDIT_RETRY_AFTER_S))
         for message in held:
             await send(message)
