@@ -471,7 +471,7 @@ async def query_bench(redis_url: str, state: Path, dataset: str) -> list[Result]
         with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
             for p in rng.sample(people, 200):
                 # what the API does for the query, up to its JSON body (api.person_exposures),
-                # collection held off during it and done after it (api._audited, gcpause)
+                # collection held off during it and done after it (audit.AuditMiddleware, gcpause)
                 a = time.perf_counter()
                 pause.enter()
                 body = await exposures_json(store, p, t1, t2, 15, 1)

@@ -285,7 +285,11 @@ def world(
         assert response.status_code == 201, response.text
     response = httpx.post(
         f"{tracer_url}/v1/cases",
-        json={"person_id": f"sec{hexid}-p", "infectious_from": 0, "infectious_to": _now_ms()},
+        json={
+            "person_id": f"sec{hexid}-p",
+            "infectious_from": _now_ms() - 86_400_000,
+            "infectious_to": _now_ms(),
+        },
         headers={"authorization": f"Bearer {epi}"},
         timeout=30,
     )

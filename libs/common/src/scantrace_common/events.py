@@ -18,6 +18,9 @@ Text = Annotated[str, msgspec.Meta(max_length=1000)]
 Direction = Literal["in", "out"]
 Level = Literal["province", "district", "commune", "agency"]
 Role = Literal["admin", "epidemiologist", "official", "operator"]
+#: Who acted, as the staff token's `sub` says (truncated to 128 characters): a bounded text, not
+#: an `Id`, because tokens minted by `scantrace token --sub` may hold `@` or spaces.
+StaffRef = Annotated[str, msgspec.Meta(max_length=128)]
 
 
 class InvalidEvent(ValueError):
@@ -84,7 +87,7 @@ class CaseEvent(Event, frozen=True, kw_only=True):
     infectious_from: EpochMs
     infectious_to: EpochMs
     min_overlap_minutes: Annotated[int, msgspec.Meta(ge=0, le=1440)] = 15
-    opened_by: Id
+    opened_by: StaffRef
     at: EpochMs
 
 
@@ -109,7 +112,7 @@ class ExposureEvent(Event, frozen=True, kw_only=True):
 
 
 class AuditEvent(Event, frozen=True, kw_only=True):
-    staff_id: Annotated[str, msgspec.Meta(max_length=128)]
+    staff_id: StaffRef
     role: Annotated[str, msgspec.Meta(max_length=32)]
     action: Annotated[str, msgspec.Meta(max_length=64)]
     method: Annotated[str, msgspec.Meta(max_length=8)]
@@ -255,6 +258,17 @@ _ENCODER = msgspec.msgpack.Encoder()
 def encode(event: msgspec.Struct) -> bytes:
     """msgpack bytes of an event (a map with field names as keys)."""
     return _ENCODER.encode(event)
+
+
+def encode_valid(event: msgspec.Struct) -> bytes:
+    """msgpack bytes of an event checked against its schema; raises `InvalidEvent` otherwise.
+
+    msgspec does not validate on construction: a struct built from unchecked values would
+    otherwise reach a topic (or Redis) that every reader then refuses.
+    """
+    data = encode(event)
+    decode(type(event), data)
+    return data
 
 
 @cache

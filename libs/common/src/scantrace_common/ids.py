@@ -28,6 +28,7 @@ Uuid = Annotated[str, msgspec.Meta(pattern=UUID_PATTERN)]
 #: The same id in pydantic models and FastAPI parameters (a compiled pattern: Python's engine,
 #: which reads the lookahead; pydantic's default engine does not).
 IdStr = Annotated[str, StringConstraints(pattern=ID_RE)]
+UuidStr = Annotated[str, StringConstraints(pattern=UUID_RE)]
 
 
 def is_valid_id(value: str) -> bool:
