@@ -26,6 +26,7 @@ from scantrace_cli.stack.kafka_dist import missing_prerequisites
 from scantrace_common.auth import mint_device_token
 from scantrace_common.events import ScanEvent, decode
 from scantrace_common.qr import QrSigner
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.topics import SCANS, ensure_topics, topic_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -114,7 +115,7 @@ class Setup:
 
 @pytest.fixture
 def setup(broker: LocalKafka, redis_url: str, namespace: str, tmp_path: Path) -> Setup:
-    asyncio.run(ensure_topics(broker.address, namespace))
+    asyncio.run(ensure_topics(broker.address, namespace, retention_days=DEFAULT_RETENTION_DAYS))
     signer = QrSigner.generate("dur1")
     env = {
         **os.environ,

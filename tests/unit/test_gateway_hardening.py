@@ -162,12 +162,13 @@ async def test_finding_7_ids_with_a_trailing_newline_are_refused_and_publish_not
         assert len(array.json()["rejected"]) == 4
 
         # A device token for "alice\n" (minted before ids were checked whole) is refused.
-        for path, item in (
+        old_token_bodies: list[tuple[str, Any]] = [
             ("/v1/scans", _scan(h, person_id="alice\n")),
             ("/v1/scans", [_scan(h, person_id="alice\n")] * 4),
             ("/v1/declarations", _declaration(person_id="alice\n")),
-        ):
-            response = await _post(h, path, fmt, item, "alice\n")
+        ]
+        for path, body in old_token_bodies:
+            response = await _post(h, path, fmt, body, "alice\n")
             assert response.status_code == 401, (path, response.text)
         assert h.publisher.records == []
 
