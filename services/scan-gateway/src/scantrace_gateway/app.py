@@ -212,6 +212,7 @@ async def _real_gateway(app: FastAPI, settings: GatewaySettings) -> AsyncIterato
         spool,
         produce_timeout_s=settings.gateway_produce_timeout_s,
         spool_first=settings.gateway_ack == "spool",
+        retention_ms=settings.retention_ms,
     )
     publisher.start()
     revoked = RevokedVenues()

@@ -72,7 +72,7 @@ class Gateway:
     max_future_ms: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.retention_ms = self.settings.retention_days * 86_400_000
+        self.retention_ms = self.settings.retention_ms
         self.max_future_ms = self.settings.gateway_max_future_s * 1000
 
     def device(self, authorization: str | None) -> Principal:
