@@ -41,7 +41,7 @@ async def _config(admin: AIOKafkaAdminClient, topic: str, name: str) -> str:
 async def _becomes(admin: AIOKafkaAdminClient, topic: str, name: str, value: str) -> None:
     """Waits for a config to read `value`: brokers apply a change a moment after accepting it."""
     async with asyncio.timeout(60):
-        while await _config(admin, topic, name) != value:
+        while await _config(admin, topic, name) != value:  # noqa: ASYNC110 - polls the broker
             await asyncio.sleep(0.2)
 
 

@@ -19,13 +19,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import SecretStr
 
 from scantrace_common.auth import mint_device_token
-from scantrace_common.events import DeclarationEvent, ScanEvent, VenueEvent, decode, encode
+from scantrace_common.events import DeclarationEvent, ScanEvent, decode
 from scantrace_common.qr import QrSigner
 from scantrace_common.redis_client import connect
 from scantrace_common.topics import DECLARATIONS, SCANS, VENUES, all_topic_specs, topic_name
 from scantrace_gateway.app import create_gateway_app
 from scantrace_gateway.dedup import RedisDeduper
 from scantrace_gateway.settings import GatewaySettings
+from tests.support.venues import venue_event
 
 pytestmark = pytest.mark.integration
 
@@ -77,8 +78,9 @@ async def live(
         yield gw
 
 
-async def read_topic(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
-    """Every (key, value) of `topic` from the beginning, once `expected` records arrived."""
+@contextlib.asynccontextmanager
+async def assigned_consumer(bootstrap: str, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer without a group assigned every partition of `topic` (once it exists)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -87,9 +89,16 @@ async def read_topic(bootstrap: str, topic: str, expected: int) -> list[tuple[by
                 await consumer._client.force_metadata_update()
                 await asyncio.sleep(0.1)
         parts = consumer.partitions_for_topic(topic) or set()
-        partitions = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        consumer.assign([TopicPartition(topic, p) for p in parts])
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of `topic` from the beginning, once `expected` records arrived."""
+    async with assigned_consumer(bootstrap, topic) as consumer:
+        await consumer.seek_to_beginning()
         found: list[tuple[bytes, bytes]] = []
         async with asyncio.timeout(60):
             while len(found) < expected:
@@ -97,8 +106,6 @@ async def read_topic(bootstrap: str, topic: str, expected: int) -> list[tuple[by
                 for records in batches.values():
                     found.extend((r.key, r.value) for r in records)
         return found
-    finally:
-        await consumer.stop()
 
 
 def scan(live: Live, venue: str, scan_id: str | None = None) -> dict[str, object]:
@@ -151,20 +158,6 @@ async def poll_ready(live: Live) -> None:
     await poll(ready)
 
 
-def venue_event(venue_id: str, revoked_at: int | None = None) -> bytes:
-    registered = int(time.time() * 1000) - 60_000
-    return encode(
-        VenueEvent(
-            venue_id=venue_id,
-            name="Bar",
-            kind="restaurant",
-            unit_id="u-1",
-            registered_at=registered,
-            revoked_at=revoked_at,
-        )
-    )
-
-
 async def test_revocation_from_venues_topic_takes_effect_and_is_final(live: Live) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=live.bootstrap)
     await producer.start()
@@ -212,17 +205,9 @@ async def _topics_without_venues(bootstrap: str, namespace: str) -> list[str]:
 
 
 async def _end_offset(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        async with asyncio.timeout(30):
-            while not consumer.partitions_for_topic(topic):
-                await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        return sum((await consumer.end_offsets(partitions)).values())
-    finally:
-        await consumer.stop()
+    """How many records `topic` holds (all partitions)."""
+    async with assigned_consumer(bootstrap, topic) as consumer:
+        return sum((await consumer.end_offsets(list(consumer.assignment()))).values())
 
 
 async def test_finding_8_scans_wait_until_the_revocations_are_read_after_a_start(

@@ -17,10 +17,10 @@ import msgspec
 import pytest
 
 from scantrace_common.auth import AuthError, mint_device_token
-from scantrace_common.events import VenueEvent, encode
 from scantrace_gateway.revocations import RevokedVenues
 from scantrace_gateway.state import TokenCache
 from scantrace_gateway.testing import Harness, harness, new_scan_id
+from tests.support.venues import venue_event
 
 pytestmark = pytest.mark.unit
 
@@ -173,26 +173,13 @@ async def test_finding_7_ids_with_a_trailing_newline_are_refused_and_publish_not
         assert h.publisher.records == []
 
 
-def _venue(venue_id: str, revoked_at: int | None) -> bytes:
-    return encode(
-        VenueEvent(
-            venue_id=venue_id,
-            name="Bar",
-            kind="restaurant",
-            unit_id="u-1",
-            registered_at=1_700_000_000_000,
-            revoked_at=revoked_at,
-        )
-    )
-
-
 def test_finding_8_a_revocation_is_final() -> None:
     revoked = RevokedVenues()
-    revoked.apply(b"bar", _venue("bar", None))
+    revoked.apply(b"bar", venue_event("bar", None))
     assert "bar" not in revoked
-    revoked.apply(b"bar", _venue("bar", 1_700_000_100_000))
+    revoked.apply(b"bar", venue_event("bar", 1_700_000_100_000))
     assert "bar" in revoked
-    revoked.apply(b"bar", _venue("bar", None))  # the registration again, or a stray event
+    revoked.apply(b"bar", venue_event("bar", None))  # the registration again, or a stray event
     assert "bar" in revoked
     revoked.apply(b"bar", None)  # a tombstone
     assert "bar" in revoked
