@@ -89,6 +89,8 @@ class Setup:
     log: Path
 
     def start_gateway(self) -> GatewayProcess:
+        """A gateway process, once ready: connected, and the venue revocations read (it takes
+        no scan before, finding 8); the broker must be up."""
         port = free_port()
         env = {**self.env, "SCANTRACE_GATEWAY_PORT": str(port)}
         with self.log.open("ab") as log:
@@ -104,7 +106,7 @@ class Setup:
         while time.monotonic() < deadline:
             assert process.poll() is None, self.log.read_text()[-3000:]
             try:
-                if httpx.get(f"{gateway.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{gateway.url}/readyz", timeout=3).status_code == 200:
                     return gateway
             except httpx.HTTPError:
                 pass
