@@ -93,9 +93,10 @@ async def kafka_topics(kafka_bootstrap: str, namespace: str) -> AsyncIterator[st
     """
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from scantrace_common.settings import DEFAULT_RETENTION_DAYS
     from scantrace_common.topics import ensure_topics
 
-    created = await ensure_topics(kafka_bootstrap, namespace)
+    created = await ensure_topics(kafka_bootstrap, namespace, retention_days=DEFAULT_RETENTION_DAYS)
     yield namespace
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(options.only or ("single",))
     from scantrace_common.auth import mint_device_token
     from scantrace_common.qr import QrSigner
+    from scantrace_common.settings import DEFAULT_RETENTION_DAYS
     from scantrace_common.topics import ensure_topics
 
     namespace = f"ab{uuid.uuid4().hex[:6]}."
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         state = Path(tmp)
         old_src = extract(options.old, state / "old")
         with servers(state) as (bootstrap, redis_url):
-            asyncio.run(ensure_topics(bootstrap, namespace))
+            asyncio.run(ensure_topics(bootstrap, namespace, retention_days=DEFAULT_RETENTION_DAYS))
             run.OTHERS.update(run.server_pids(state, redis_url))
             env = run.gateway_env_base(bootstrap, redis_url, namespace, secret, signer)
             for pair in range(options.pairs):

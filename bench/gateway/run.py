@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     from scantrace_common.auth import mint_device_token
     from scantrace_common.events import ScanEvent, encode
     from scantrace_common.qr import QrSigner
+    from scantrace_common.settings import DEFAULT_RETENTION_DAYS
     from scantrace_common.topics import SCANS, ensure_topics, topic_name
 
     if shutil.which("wrk") is None:
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="scantrace-bench-") as tmp:
         state = Path(tmp)
         with servers(state) as (bootstrap, redis_url):
-            asyncio.run(ensure_topics(bootstrap, namespace))
+            asyncio.run(ensure_topics(bootstrap, namespace, retention_days=DEFAULT_RETENTION_DAYS))
             topic = topic_name(SCANS, namespace)
             if not whole:
                 OTHERS.update(server_pids(state, redis_url))

@@ -43,6 +43,7 @@ from scantrace_common.events import (
 )
 from scantrace_common.kafka import BatchConsumerLoop, Decoded, DurableProducer, consumer_for
 from scantrace_common.redis_client import connect
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.timeparse import day_bounds, local_date
 from scantrace_common.topics import SCANS as SCANS_TOPIC
 from scantrace_common.topics import ensure_topics, topic_name
@@ -195,7 +196,7 @@ async def kafka_ingest(
 ) -> tuple[float, float]:
     """(reporter consumer scans/s, raw consumer scans/s) through a real broker."""
     ns = NS + "k."
-    await ensure_topics(bootstrap, ns)
+    await ensure_topics(bootstrap, ns, retention_days=DEFAULT_RETENTION_DAYS)
     topic = topic_name(SCANS_TOPIC, ns)
     producer = DurableProducer(bootstrap, ack_timeout_s=60)
     await producer.start()

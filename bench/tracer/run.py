@@ -32,6 +32,7 @@ from bench.tracer.province import DAY, MIN, Province
 from scantrace_common.events import encode
 from scantrace_common.kafka import DurableProducer
 from scantrace_common.redis_client import connect
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.timeparse import parse_time
 from scantrace_common.topics import SCANS, ensure_topics, topic_name
 from scantrace_tracer import codec
@@ -141,7 +142,7 @@ async def wait_processed(
 
 async def ingest_bench(bootstrap: str, redis_url: str, state: Path) -> list[Result]:
     ns = f"bench{uuid.uuid4().hex[:6]}."
-    await ensure_topics(bootstrap, ns)
+    await ensure_topics(bootstrap, ns, retention_days=DEFAULT_RETENTION_DAYS)
     topic = topic_name(SCANS, ns)
     now = time.time_ns() // 1_000_000
     persons = int(20_000 * SCALE)

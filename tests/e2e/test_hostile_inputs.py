@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scantrace_common.auth import mint_device_token
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.topics import AUDIT, all_topic_specs, topic_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -198,7 +199,9 @@ class Offsets:
 
     def __init__(self, consumer: AIOKafkaConsumer, namespace: str) -> None:
         self._consumer = consumer
-        self._topics = [spec.name for spec in all_topic_specs(namespace)]
+        self._topics = [
+            spec.name for spec in all_topic_specs(namespace, retention_days=DEFAULT_RETENTION_DAYS)
+        ]
         self._partitions: list[TopicPartition] = []
 
     async def start(self) -> None:

@@ -19,6 +19,7 @@ from scantrace_cli.stack.kafka import LocalKafkaCluster
 from scantrace_cli.stack.kafka_dist import missing_prerequisites
 from scantrace_cli.stack.process import wait_until
 from scantrace_common.kafka import DurableProducer
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.topics import SCANS, ensure_topics, topic_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka_only, pytest.mark.timeout(600)]
@@ -36,7 +37,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafkaClus
     # Started from this thread: each broker dies with the thread that spawned it.
     brokers.start()
     asyncio.run(
-        ensure_topics(brokers.address, NAMESPACE, replication_factor=3, partitions_override=3)
+        ensure_topics(
+            brokers.address,
+            NAMESPACE,
+            retention_days=DEFAULT_RETENTION_DAYS,
+            replication_factor=3,
+            partitions_override=3,
+        )
     )
     yield brokers
     brokers.stop()

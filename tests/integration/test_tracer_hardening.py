@@ -27,6 +27,7 @@ from scantrace_cli.stack import LocalRedis
 from scantrace_common.auth import mint_staff_token
 from scantrace_common.events import AuditEvent, CaseEvent, ScanEvent, decode
 from scantrace_common.redis_client import connect
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.topics import AUDIT, CASES, all_topic_specs, dlq_of, ensure_topics, topic_name
 from scantrace_tracer.api import create_tracer_app
 from scantrace_tracer.audit import AUDIT_UNAVAILABLE
@@ -83,7 +84,7 @@ async def _topics_without(kafka_bootstrap: str, namespace: str, base: str) -> No
         await admin.create_topics(
             [
                 NewTopic(s.name, s.partitions, 1, topic_configs=s.configs)
-                for s in all_topic_specs(namespace)
+                for s in all_topic_specs(namespace, retention_days=DEFAULT_RETENTION_DAYS)
                 if s.name not in gone
             ]
         )
@@ -96,7 +97,11 @@ async def _delete_namespace(kafka_bootstrap: str, namespace: str, redis_url: str
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        mine = [s.name for s in all_topic_specs(namespace) if s.name in existing]
+        mine = [
+            s.name
+            for s in all_topic_specs(namespace, retention_days=DEFAULT_RETENTION_DAYS)
+            if s.name in existing
+        ]
         await admin.delete_topics(mine)
     except Exception as exc:  # cleanup only: a broker that cannot delete keeps them
         logging.getLogger(__name__).warning("could not delete test topics: %r", exc)
@@ -113,7 +118,7 @@ async def _delete_namespace(kafka_bootstrap: str, namespace: str, redis_url: str
 @pytest.fixture
 async def topics(kafka_bootstrap: str, redis_url: str, namespace: str) -> AsyncIterator[str]:
     """Every topic of a fresh namespace; topics and Redis keys removed afterwards."""
-    await ensure_topics(kafka_bootstrap, namespace)
+    await ensure_topics(kafka_bootstrap, namespace, retention_days=DEFAULT_RETENTION_DAYS)
     yield namespace
     await _delete_namespace(kafka_bootstrap, namespace, redis_url)
 
@@ -185,7 +190,9 @@ async def test_finding_1_an_exposure_query_is_answered_only_once_its_audit_recor
             assert "p-contact" not in refused.text
             assert int(refused.headers["retry-after"]) >= 1
 
-            await ensure_topics(kafka_bootstrap, namespace)  # creates audit.v1
+            await ensure_topics(
+                kafka_bootstrap, namespace, retention_days=DEFAULT_RETENTION_DAYS
+            )  # creates audit.v1
             answered = await client.get(
                 "/v1/persons/p-case/exposures", params=query, headers=_auth(sub)
             )

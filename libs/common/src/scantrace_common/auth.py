@@ -36,6 +36,8 @@ class Principal:
     role: Role
     units: tuple[str, ...] | None = None
     person_id: str | None = None
+    #: The token's `exp` (epoch seconds): whoever caches a verified token caches it no longer.
+    expires_at: int | None = None
 
 
 def mint_staff_token(
@@ -95,6 +97,7 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Principal
         role=cast(Role, role),
         units=tuple(units) if units is not None else None,
         person_id=person_id if isinstance(person_id, str) else None,
+        expires_at=int(claims["exp"]),
     )
 
 

@@ -97,7 +97,9 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         await store.load()
         producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-reporter")
         await start_producer(producer)
-        await ensure_topics(settings.kafka_bootstrap, settings.namespace)
+        await ensure_topics(
+            settings.kafka_bootstrap, settings.namespace, retention_days=settings.retention_days
+        )
         service = ReporterService(
             store=store, publisher=producer, signer=signer, namespace=settings.namespace
         )

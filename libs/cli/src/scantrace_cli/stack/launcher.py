@@ -202,13 +202,20 @@ class Stack:
         self._start_server(redis, "redis")
 
     def _ensure_topics(self) -> None:
+        from scantrace_common.settings import DEFAULT_RETENTION_DAYS
         from scantrace_common.topics import ensure_topics
 
         namespace = self.env.get("SCANTRACE_NAMESPACE", "")
+        retention_days = int(self.env.get("SCANTRACE_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
         try:
             replicas = self.cluster.replication_factor if self.cluster is not None else 1
             created = asyncio.run(
-                ensure_topics(self.bootstrap, namespace, replication_factor=replicas)
+                ensure_topics(
+                    self.bootstrap,
+                    namespace,
+                    replication_factor=replicas,
+                    retention_days=retention_days,
+                )
             )
         except Exception as exc:  # any client error: say which broker and what to check
             raise ServerError(
