@@ -1,0 +1,55 @@
+"""The graphs an operator looks at first, as links into the local Prometheus (`make demo`).
+
+Each is a PromQL expression over the services' own metric names (deploy/metrics.txt) opened in
+Prometheus's /graph page; windows of 1 minute suit the local 5 s scrape interval. Labels are in
+Vietnamese with the English beside them, as operators see them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import urlencode
+
+#: (label, PromQL expression)
+GRAPHS: Final = (
+    (
+        "Lượt quét mỗi giây / scans per second, by outcome",
+        "sum by (outcome) (rate(scantrace_gateway_scans_total[1m]))",
+    ),
+    (
+        "Độ trễ tiêu thụ / consumer lag, messages",
+        "max by (job, topic) (scantrace_tracer_consumer_lag_messages)"
+        " or max by (job, topic) (scantrace_reporter_consumer_lag_messages)",
+    ),
+    (
+        "Từ lúc quét đến lúc tra cứu được / scan-to-queryable p99, s",
+        "histogram_quantile(0.99, sum by (le) "
+        "(rate(scantrace_tracer_scan_to_queryable_seconds_bucket[1m])))",
+    ),
+    (
+        "Tỷ lệ địa điểm hoạt động / venues active ratio, today",
+        "scantrace_reporter_active_ratio",
+    ),
+    (
+        "Tỷ lệ khai báo y tế / declaration ratio, today",
+        "scantrace_reporter_declaration_ratio",
+    ),
+)
+RANGE: Final = "1h"
+
+
+def graph_url(base: str, *expressions: str) -> str:
+    """Prometheus's /graph page with one panel per expression, over the last hour."""
+    params: dict[str, str] = {}
+    for i, expr in enumerate(expressions):
+        params |= {f"g{i}.expr": expr, f"g{i}.tab": "0", f"g{i}.range_input": RANGE}
+    return f"{base.rstrip('/')}/graph?{urlencode(params)}"
+
+
+def graph_links(base: str) -> str:
+    """The printable block: each graph, all of them on one page, and the alerts page."""
+    lines = ["Biểu đồ / graphs (Prometheus, last hour)"]
+    lines += [f"  {label}\n    {graph_url(base, expr)}" for label, expr in GRAPHS]
+    lines.append(f"  Tất cả / all on one page\n    {graph_url(base, *(e for _, e in GRAPHS))}")
+    lines.append(f"  Cảnh báo / alerts\n    {base.rstrip('/')}/alerts")
+    return "\n".join(lines)
