@@ -43,7 +43,7 @@ def mark_this_run() -> str:
     return run
 
 
-def _busy_and_total() -> tuple[float, float]:
+def busy_and_total() -> tuple[float, float]:
     """CPU seconds (all cores) the machine spent busy, and in all, since boot (/proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
@@ -136,11 +136,11 @@ class LoadWatch:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_busy, self._last_at = _busy_and_total()[0], time.monotonic()
+        self._last_busy, self._last_at = busy_and_total()[0], time.monotonic()
 
     def _sample(self) -> None:
         window = self.windows.setdefault(self._current, Window())
-        busy, now = _busy_and_total()[0], time.monotonic()
+        busy, now = busy_and_total()[0], time.monotonic()
         window.busy_cpu_s += busy - self._last_busy
         window.seconds += now - self._last_at
         self._last_busy, self._last_at = busy, now
@@ -231,6 +231,7 @@ __all__ = [
     "WARN_CORES",
     "LoadWatch",
     "Window",
+    "busy_and_total",
     "mark_this_run",
     "neighbours",
     "warnings",
