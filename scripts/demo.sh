@@ -48,7 +48,7 @@ cat <<EOT
 Where to look next
   metrics:     $gateway/metrics  $tracer/metrics  $reporter/metrics
   API docs:    $gateway/docs  $tracer/docs  $reporter/docs
-  prometheus:  $prometheus/targets  $prometheus/alerts  (graphs: above; when \`prometheus\` is installed)
+  prometheus:  $prometheus  (graphs and alerts: the links above, when \`prometheus\` is installed)
   dashboards:  deploy/grafana/dashboards/*.json (Grafana, provisioned by \`docker-compose up\`;
                see docs/operations.md)
   a token:     uv run scantrace token --role epidemiologist --sub me

@@ -8,6 +8,7 @@ up, and every alert rule of deploy/prometheus/alerts.yml as loaded. SIGTERM stop
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -66,6 +68,11 @@ def test_up_prometheus_scrapes_the_services_and_loads_the_rules(
     api = f"http://127.0.0.1:{port}/api/v1"
     try:
         wait_all_up(api)
+        # the pages the launcher's summary names answer (Debian's build: under /classic/)
+        printed = re.findall(r"(?:targets|alerts): (http://\S+?)[,)]", log.read_text())
+        assert len(printed) == 2, log.read_text()
+        for page in printed:
+            assert httpx.get(page, timeout=5).status_code == 200, page
         rules = loaded_rules(api)
         assert set(rules) == rule_names()
         assert "err" not in rules.values()
@@ -83,4 +90,4 @@ def test_up_prometheus_scrapes_the_services_and_loads_the_rules(
     text = log.read_text()
     assert code == 0, text
     assert "prometheus ready" in text
-    assert f"alerts: http://127.0.0.1:{port}/alerts" in text
+    assert re.search(rf"alerts: http://127\.0\.0\.1:{port}/(classic/)?alerts", text), text

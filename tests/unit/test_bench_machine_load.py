@@ -53,7 +53,8 @@ def test_marked_children_count_as_the_run_and_others_do_not() -> None:
     assert other.wait(60) == 0
     report = watch.report()
     work = report["windows"]["work"]
-    names = [t["process"] for t in work["other_processes_top"]]
+    # every other process, not only the busiest five the report shows (the machine is shared)
+    names = list(watch.windows["work"].others_cpu_s)
     assert any(f"({other.pid})" in name for name in names), names
     assert not any(f"({ours.pid})" in name for name in names), names
     assert work["bench_cores"] > 0

@@ -27,6 +27,7 @@ from scantrace_cli.stack.ports import HOST
 from scantrace_cli.stack.probes import kafka_ready, redis_ready
 from scantrace_cli.stack.process import ServerError, wait_until
 from scantrace_cli.stack.prometheus import LocalPrometheus, prometheus_binary
+from scantrace_cli.stack.prometheus_graphs import ui_page
 from scantrace_cli.stack.redis import LocalRedis
 from scantrace_cli.stack.server import LocalServer
 from scantrace_cli.stack.services import SERVICES, LocalService
@@ -244,19 +245,20 @@ class Stack:
         self.say("")
         self.say(f"state: {self.state}")
         if "kafka" in self.components or any(n in SERVICES for n in self.components):
-            self.say(f"  kafka     {self.bootstrap}  ({self.broker_kind})")
+            self.say(f"  {'kafka':10} {self.bootstrap}  ({self.broker_kind})")
         if "redis" in self.components or any(n in SERVICES for n in self.components):
-            self.say(f"  redis     {self.redis_url}")
+            self.say(f"  {'redis':10} {self.redis_url}")
         for server in self.started:
             if isinstance(server, LocalService):
-                self.say(f"  {server.name:9} {server.address}  (API docs: {server.address}/docs)")
+                self.say(f"  {server.name:10} {server.address}  (API docs: {server.address}/docs)")
             elif isinstance(server, LocalPrometheus):
                 self.say(
-                    f"  {server.name:9} {server.address}  (targets: {server.address}/targets, "
-                    f"alerts: {server.address}/alerts)"
+                    f"  {server.name:10} {server.address}  (targets: "
+                    f"{ui_page(server.address, 'targets')}, alerts: "
+                    f"{ui_page(server.address, 'alerts')})"
                 )
         for server in self.started:
-            self.say(f"  log {server.name:9} {server.log_path}")
+            self.say(f"  log {server.name:10} {server.log_path}")
         self.say("all ready; Ctrl-C stops everything")
 
     def watch(self) -> int:

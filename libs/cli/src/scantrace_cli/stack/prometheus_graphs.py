@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Final
 from urllib.parse import urlencode
 
+from scantrace_cli.stack.probes import http_ready
+
 #: (label, PromQL expression)
 GRAPHS: Final = (
     (
@@ -38,18 +40,33 @@ GRAPHS: Final = (
 RANGE: Final = "1h"
 
 
-def graph_url(base: str, *expressions: str) -> str:
-    """Prometheus's /graph page with one panel per expression, over the last hour."""
+def ui_page(base: str, page: str) -> str:
+    """The address of a page of Prometheus's web UI (`targets`, `alerts`, `graph`).
+
+    Upstream builds serve `/<page>`; Debian's, built without the React UI, only the classic
+    `/classic/<page>`. Whichever answers is named; the upstream one when neither does yet.
+    """
+    base = base.rstrip("/")
+    for url in (f"{base}/{page}", f"{base}/classic/{page}"):
+        if http_ready(url):
+            return url
+    return f"{base}/{page}"
+
+
+def graph_url(base: str, *expressions: str, page: str | None = None) -> str:
+    """The graph page (`page`, else `<base>/graph`) with one panel per expression, last hour."""
     params: dict[str, str] = {}
     for i, expr in enumerate(expressions):
         params |= {f"g{i}.expr": expr, f"g{i}.tab": "0", f"g{i}.range_input": RANGE}
-    return f"{base.rstrip('/')}/graph?{urlencode(params)}"
+    return f"{page or base.rstrip('/') + '/graph'}?{urlencode(params)}"
 
 
 def graph_links(base: str) -> str:
     """The printable block: each graph, all of them on one page, and the alerts page."""
+    page = ui_page(base, "graph")
     lines = ["Biểu đồ / graphs (Prometheus, last hour)"]
-    lines += [f"  {label}\n    {graph_url(base, expr)}" for label, expr in GRAPHS]
-    lines.append(f"  Tất cả / all on one page\n    {graph_url(base, *(e for _, e in GRAPHS))}")
-    lines.append(f"  Cảnh báo / alerts\n    {base.rstrip('/')}/alerts")
+    lines += [f"  {label}\n    {graph_url(base, expr, page=page)}" for label, expr in GRAPHS]
+    every = graph_url(base, *(e for _, e in GRAPHS), page=page)
+    lines.append(f"  Tất cả / all on one page\n    {every}")
+    lines.append(f"  Cảnh báo / alerts\n    {ui_page(base, 'alerts')}")
     return "\n".join(lines)
