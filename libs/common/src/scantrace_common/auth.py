@@ -8,13 +8,20 @@ from dataclasses import dataclass
 from typing import Annotated, Final, Literal, cast
 
 import jwt
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from scantrace_common.errors import ApiError, error_doc
 
 Role = Literal["admin", "epidemiologist", "official", "operator", "device"]
 STAFF_ROLES: Final[frozenset[str]] = frozenset({"admin", "epidemiologist", "official", "operator"})
 _ALGORITHM: Final = "HS256"
 _DEVICE_TTL_S: Final = 365 * 24 * 3600
+#: A staff token lives at most 12 hours (SPEC 8: sessions at most 12 h ahead); one whose `exp`
+#: lies further ahead is refused, whoever minted it.
+MAX_STAFF_TTL_S: Final = 12 * 3600
+#: Clock difference tolerated between the minting and the checking host.
+_CLOCK_SKEW_S: Final = 60
 
 
 class AuthError(Exception):
@@ -36,10 +43,12 @@ def mint_staff_token(
     sub: str,
     role: str,
     units: Iterable[str] | None = None,
-    ttl_s: int = 12 * 3600,
+    ttl_s: int = MAX_STAFF_TTL_S,
 ) -> str:
     if role not in STAFF_ROLES:
         raise ValueError(f"role must be one of {sorted(STAFF_ROLES)}")
+    if not 0 < ttl_s <= MAX_STAFF_TTL_S:
+        raise ValueError(f"a staff token lives 1 s to {MAX_STAFF_TTL_S} s")
     claims: dict[str, object] = {"sub": sub, "role": role, "exp": int(time.time()) + ttl_s}
     if units is not None:
         claims["units"] = list(units)
@@ -56,7 +65,7 @@ def mint_device_token(secret: str, device_id: str, person_id: str) -> str:
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
-def verify_token(secret: str, token: str) -> Principal:
+def verify_token(secret: str, token: str, now: float | None = None) -> Principal:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[_ALGORITHM], options={"require": ["sub", "exp", "role"]}
@@ -66,6 +75,13 @@ def verify_token(secret: str, token: str) -> Principal:
     sub, role = claims.get("sub"), claims.get("role")
     if not isinstance(sub, str) or role not in STAFF_ROLES | {"device"}:
         raise AuthError("token has no valid sub or role")
+    if (
+        role in STAFF_ROLES
+        and claims["exp"] > (now or time.time()) + MAX_STAFF_TTL_S + _CLOCK_SKEW_S
+    ):
+        raise AuthError(
+            f"a staff token may live at most {MAX_STAFF_TTL_S // 3600} h: sign in again"
+        )
     units = claims.get("units")
     if units is not None and not (
         isinstance(units, list) and all(isinstance(u, str) for u in units)
@@ -82,8 +98,8 @@ def verify_token(secret: str, token: str) -> Principal:
     )
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def principal_from_request(request: Request, secret: str) -> Principal:
@@ -108,12 +124,6 @@ BEARER: Final = HTTPBearer(
 _Declared = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
-def error_doc(description: str) -> dict[str, object]:
-    """An OpenAPI response of ours: JSON `{"detail": "..."}` with what went wrong."""
-    detail = {"type": "object", "properties": {"detail": {"type": "string"}}}
-    return {"description": description, "content": {"application/json": {"schema": detail}}}
-
-
 #: The errors every operation behind `require_roles` can answer, for its OpenAPI document.
 AUTH_RESPONSES: Final[dict[int | str, dict[str, object]]] = {
     401: error_doc("no bearer token, or one that is malformed, expired or not ours"),
@@ -133,9 +143,7 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
     def dependency(request: Request, _declared: _Declared = None) -> Principal:
         principal = principal_from_request(request, request.app.state.auth_secret)
         if principal.role not in allowed:
-            raise HTTPException(
-                status_code=403, detail=f"role {principal.role!r} may not call this endpoint"
-            )
+            raise ApiError(403, f"role {principal.role!r} may not call this endpoint")
         return principal
 
     return dependency

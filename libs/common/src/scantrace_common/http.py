@@ -1,4 +1,10 @@
-"""The FastAPI app every service starts from: health, readiness, metrics and uniform errors."""
+"""The FastAPI app every service starts from: health, readiness, metrics and uniform errors.
+
+Every refusal is answered by one handler as `{"error": "..."}`: `ApiError`, FastAPI's own
+validation (422), Starlette's routing (404, 405), a body nested too deeply (400), and the
+domain exceptions a service maps to an `ApiError` (`translate`, e.g. Kafka down -> 503).
+Anything else is a 500 with the same body and no detail, logged with its traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import disable_created_metrics
+from starlette.exceptions import HTTPException
 
 from scantrace_common.apidocs import install_api_docs
 from scantrace_common.bodylimit import BodyLimitMiddleware
+from scantrace_common.errors import ERROR_REF, ERROR_SCHEMA, ApiError
 from scantrace_common.metrics import exposition
 from scantrace_common.settings import CommonSettings
 
@@ -22,6 +30,8 @@ log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[None]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+#: How a service answers a domain exception that escapes a route (e.g. Kafka down -> 503).
+Translations = Mapping[type[Exception], Callable[[Exception], ApiError]]
 
 
 def create_app(
@@ -33,6 +43,7 @@ def create_app(
     version: str = "0.1.0",
     description: str = "",
     max_body_bytes: int = 2 << 20,
+    translate: Translations | None = None,
 ) -> FastAPI:
     """A service app: `/healthz`, `/readyz` (200 only while every check passes), `/metrics`.
 
@@ -84,20 +95,69 @@ def create_app(
         body, content_type = exposition()
         return Response(body, media_type=content_type)
 
-    install_error_handlers(app)
+    install_error_handlers(app, translate or {})
+    install_error_schema(app)
     return app
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-        )
+def as_api_error(exc: Exception, translate: Translations) -> ApiError:
+    """The `ApiError` that answers `exc`: itself, a translation, or a plain 500."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return ApiError(422, describe_validation(exc.errors()))
+    if isinstance(exc, HTTPException):
+        return ApiError(exc.status_code, str(exc.detail), headers=exc.headers)
+    if isinstance(exc, RecursionError):
+        return ApiError(400, "request body nested too deeply: send a flat JSON object")
+    for kind in type(exc).__mro__:
+        translation = translate.get(kind)
+        if translation is not None:
+            return translation(exc)
+    log.error("unhandled error", exc_info=exc)
+    return ApiError(500, "internal error: it is logged; retry later or report it to operators")
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": describe_validation(exc.errors())}, status_code=422)
+
+def install_error_handlers(app: FastAPI, translate: Translations) -> None:
+    """One handler for every exception a route lets out (see the module's docstring)."""
+
+    async def handle(_: Request, exc: Exception) -> Response:
+        return as_api_error(exc, translate).response()
+
+    app.state.error_translations = translate
+    for kind in (ApiError, HTTPException, RequestValidationError, RecursionError, *translate):
+        app.add_exception_handler(kind, handle)
+    app.add_exception_handler(Exception, handle)
+
+
+def install_error_schema(app: FastAPI) -> None:
+    """The OpenAPI document declares `{"error"}` bodies, FastAPI's `{"detail"}` nowhere."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Error"] = ERROR_SCHEMA
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+            _replace_refs(document, "#/components/schemas/HTTPValidationError", ERROR_REF)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _replace_refs(node: Any, old: str, new: str) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and value == old:
+                node[key] = new
+            else:
+                _replace_refs(value, old, new)
+    elif isinstance(node, list):
+        for item in node:
+            _replace_refs(item, old, new)
 
 
 def describe_validation(errors: Any) -> str:

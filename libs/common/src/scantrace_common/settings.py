@@ -30,12 +30,14 @@ class CommonSettings(BaseSettings):
     state_dir: Path = Path(".scantrace")
     log_level: str = "INFO"
     #: "development" allows the placeholder auth secret; anything else refuses it at start-up.
-    environment: str = "development"
+    #: The default is not development: a service started bare must be given its secrets
+    #: (`scantrace up`, the local stack, sets development explicitly).
+    environment: str = "production"
 
     @field_validator("namespace")
     @classmethod
     def _valid_namespace(cls, value: str) -> str:
-        if value and not NAMESPACE_RE.fullmatch(value):
+        if value and not NAMESPACE_RE.search(value):
             raise ValueError("namespace must match [A-Za-z0-9_.-]{1,40}")
         return value
 

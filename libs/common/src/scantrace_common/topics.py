@@ -13,6 +13,11 @@ QUARANTINES: Final = "quarantines.v1"
 CASES: Final = "cases.v1"
 EXPOSURES: Final = "exposures.v1"
 AUDIT: Final = "audit.v1"
+CRITERIA: Final = "criteria.v1"
+ASSESSMENTS: Final = "assessments.v1"
+INSPECTIONS: Final = "inspections.v1"
+VENUE_REPORTS: Final = "venue-reports.v1"
+CLUSTERS: Final = "clusters.v1"
 
 DLQ_SUFFIX: Final = ".dlq"
 _DAY_MS: Final = 24 * 3600 * 1000
@@ -52,6 +57,13 @@ TOPICS: Final[dict[str, TopicSpec]] = {
         TopicSpec(CASES, "person_id", 3, _retained(365), "cases opened"),
         TopicSpec(EXPOSURES, "person_id", 6, _retained(365), "exposure notices"),
         TopicSpec(AUDIT, "staff_id", 3, _retained(3 * 365), "who asked what"),
+        TopicSpec(CRITERIA, "set_id", 1, dict(_COMPACTED), "criteria set versions (compacted)"),
+        TopicSpec(ASSESSMENTS, "venue_id", 3, _retained(3 * 365), "venue self-assessments"),
+        TopicSpec(INSPECTIONS, "venue_id", 3, _retained(3 * 365), "inspections and suspensions"),
+        TopicSpec(VENUE_REPORTS, "venue_id", 3, _retained(365), "residents' reports of venues"),
+        TopicSpec(
+            CLUSTERS, "venue_id", 3, dict(_COMPACTED), "venues' current clusters (compacted)"
+        ),
     )
 }
 

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from scantrace_common.auth import AUTH_RESPONSES, Principal, error_doc, require_roles
+from scantrace_common.auth import AUTH_RESPONSES, Principal, require_roles
+from scantrace_common.errors import error_doc
 from scantrace_common.events import UnitEvent, VenueEvent
 from scantrace_common.kafka import KafkaUnavailable
 from scantrace_reporter import csv_export, poster

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
 from scantrace_common.auth import AUTH_RESPONSES, Principal, principal_from_request, require_roles
+from scantrace_common.errors import ApiError
 from scantrace_common.events import AuditEvent
 from scantrace_common.http import create_app
 from scantrace_common.kafka import DurableProducer
@@ -299,7 +300,7 @@ def _refused_call(request: Request, status: int) -> AuditEvent:
     try:
         claimed = principal_from_request(request, request.app.state.auth_secret)
         staff_id, role = claimed.sub[:128], claimed.role
-    except HTTPException:
+    except ApiError:
         pass
     return AuditEvent(
         staff_id=staff_id,

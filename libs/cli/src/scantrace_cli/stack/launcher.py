@@ -22,6 +22,7 @@ from scantrace_cli.stack.broker import (
     make_local_broker,
 )
 from scantrace_cli.stack.devsecrets import service_secret_env
+from scantrace_cli.stack.kafka import LocalKafkaCluster
 from scantrace_cli.stack.paths import logs_dir, state_dir
 from scantrace_cli.stack.ports import HOST
 from scantrace_cli.stack.probes import kafka_ready, redis_ready
@@ -72,6 +73,16 @@ def _local_port(env: Mapping[str, str], variable: str, default: int) -> int:
         raise ServerError(f"{variable}={raw!r} is not a port number") from None
 
 
+def _local_brokers(env: Mapping[str, str]) -> int:
+    """SCANTRACE_LOCAL_KAFKA_BROKERS: how many local Apache Kafka brokers (default 1)."""
+    raw = env.get("SCANTRACE_LOCAL_KAFKA_BROKERS") or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 9:
+        raise ServerError(
+            f"SCANTRACE_LOCAL_KAFKA_BROKERS={raw!r}: give a number of brokers, 1 to 9"
+        )
+    return int(raw)
+
+
 class Stack:
     """One `scantrace up` run."""
 
@@ -103,7 +114,11 @@ class Stack:
         self.kafka_port = _local_port(self.env, "SCANTRACE_LOCAL_KAFKA_PORT", 9092)
         self.redis_port = _local_port(self.env, "SCANTRACE_LOCAL_REDIS_PORT", 6379)
         self.prometheus_port = _local_port(self.env, "SCANTRACE_LOCAL_PROMETHEUS_PORT", 9090)
-        self.bootstrap = self.env.get("SCANTRACE_KAFKA_BOOTSTRAP") or f"{HOST}:{self.kafka_port}"
+        self.brokers = _local_brokers(self.env)
+        self.bootstrap = self.env.get("SCANTRACE_KAFKA_BOOTSTRAP") or ",".join(
+            f"{HOST}:{self.kafka_port + i}" for i in range(self.brokers)
+        )
+        self.cluster: LocalKafkaCluster | None = None
         self.redis_url = (
             self.env.get("SCANTRACE_REDIS_URL") or f"redis://{HOST}:{self.redis_port}/0"
         )
@@ -141,10 +156,33 @@ class Stack:
             self.say(f"kafka: using {self.bootstrap} (SCANTRACE_KAFKA_BOOTSTRAP); starting none")
             self._wait_external_broker()
             return
-        broker = make_local_broker(kind, self.state, self.kafka_port)
-        label = "kafka (Apache Kafka, KRaft)" if kind == "kafka" else "kafka (embedded Tansu)"
-        self._start_server(broker, label)
+        if self.brokers > 1:
+            if kind != "kafka":
+                raise ServerError(
+                    "SCANTRACE_LOCAL_KAFKA_BROKERS > 1 needs Apache Kafka (Java 17+ and Maven); "
+                    "the embedded Tansu runs one broker"
+                )
+            self._start_cluster(LocalKafkaCluster(self.state, self.kafka_port, self.brokers))
+        else:
+            broker = make_local_broker(kind, self.state, self.kafka_port)
+            label = "kafka (Apache Kafka, KRaft)" if kind == "kafka" else "kafka (embedded Tansu)"
+            self._start_server(broker, label)
         kind_file.write_text(kind + "\n")  # tells a later `scantrace up gateway` what runs
+
+    def _start_cluster(self, cluster: LocalKafkaCluster) -> None:
+        """Every node spawned, then each waited for: the quorum needs a majority running."""
+        self.cluster = cluster
+        self.bootstrap = cluster.address
+        lines = []
+        for node in cluster.nodes:
+            line = ProgressLine(self.out, f"{node.name} (Apache Kafka, KRaft, node {node.node_id})")
+            node.progress = line
+            lines.append(line)
+            self.started.append(node)
+            node.spawn()
+        for node, line in zip(cluster.nodes, lines, strict=True):
+            node.wait_ready()
+            line.done(node.last_start_seconds)
 
     def _wait_external_broker(self) -> None:
         progress = ProgressLine(self.out, f"kafka at {self.bootstrap}")
@@ -175,7 +213,10 @@ class Stack:
 
         namespace = self.env.get("SCANTRACE_NAMESPACE", "")
         try:
-            created = asyncio.run(ensure_topics(self.bootstrap, namespace))
+            replicas = self.cluster.replication_factor if self.cluster is not None else 1
+            created = asyncio.run(
+                ensure_topics(self.bootstrap, namespace, replication_factor=replicas)
+            )
         except Exception as exc:  # any client error: say which broker and what to check
             raise ServerError(
                 f"could not create the topics on {self.bootstrap}: {exc!r}; "
@@ -191,6 +232,9 @@ class Stack:
         env["SCANTRACE_REDIS_URL"] = self.redis_url
         env["SCANTRACE_STATE_DIR"] = str(self.state)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # The local stack is a development installation (its secrets are generated here);
+        # a bare service defaults to production and refuses development shortcuts.
+        env.setdefault("SCANTRACE_ENVIRONMENT", "development")
         return env
 
     def _known_broker_kind(self) -> BrokerKind:
@@ -274,11 +318,16 @@ class Stack:
             time.sleep(0.5)
 
     def stop_all(self) -> None:
+        timeout = 3.0 if self._force else 20.0
+        nodes = self.cluster.nodes if self.cluster is not None else []
         for server in reversed(self.started):
-            if server.process is None:
+            if server.process is None or server in nodes:
                 continue
             self.say(f"stopping {server.name} ...")
-            server.stop(timeout=3.0 if self._force else 20.0)
+            server.stop(timeout=timeout)
+        if self.cluster is not None:
+            self.say(f"stopping the {len(nodes)} Kafka brokers ...")
+            self.cluster.stop(timeout)
         self.started.clear()
 
     def run(self) -> int:
