@@ -71,3 +71,29 @@ def test_links_open_prometheus_graphs_with_the_expressions() -> None:
     text = graph_links(base)
     assert f"{base}/alerts" in text
     assert text.count("/graph?") == len(GRAPHS) + 1
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="no prometheus binary")
+def test_a_taken_port_skips_the_default_prometheus_but_fails_a_named_one(tmp_path: Path) -> None:
+    import io
+    import socket
+
+    from scantrace_cli.stack.launcher import Stack
+    from scantrace_cli.stack.process import ServerError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {
+            "SCANTRACE_STATE_DIR": str(tmp_path),
+            "SCANTRACE_LOCAL_PROMETHEUS_PORT": str(taken.getsockname()[1]),
+        }
+        out = io.StringIO()
+        default = Stack([], env=env, out=out)
+        assert "prometheus" in default.components
+        default._start_prometheus()
+        assert "is taken; starting none" in out.getvalue()
+        assert default.started == []
+        named = Stack(["prometheus"], env=env, out=io.StringIO())
+        with pytest.raises(ServerError, match="already in use"):
+            named._start_prometheus()

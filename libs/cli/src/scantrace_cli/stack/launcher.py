@@ -24,7 +24,7 @@ from scantrace_cli.stack.broker import (
 from scantrace_cli.stack.devsecrets import service_secret_env
 from scantrace_cli.stack.kafka import LocalKafkaCluster
 from scantrace_cli.stack.paths import logs_dir, state_dir
-from scantrace_cli.stack.ports import HOST
+from scantrace_cli.stack.ports import HOST, port_in_use
 from scantrace_cli.stack.probes import kafka_ready, redis_ready
 from scantrace_cli.stack.process import ServerError, wait_until
 from scantrace_cli.stack.prometheus import LocalPrometheus, prometheus_binary
@@ -103,6 +103,8 @@ class Stack:
         self.out = out
         #: Prometheus is part of the default set only where Debian's binary is installed.
         self.skipped_prometheus = not components and prometheus_binary() is None
+        #: Named on the command line: a problem starting it is an error, not a note.
+        self.prometheus_named = "prometheus" in components
         if self.skipped_prometheus:
             wanted.discard("prometheus")
         self.components = [name for name in COMPONENTS if name in wanted]
@@ -280,6 +282,13 @@ class Stack:
             name: _local_port(self.env, spec.port_variable, spec.default_port)
             for name, spec in SERVICES.items()
         }
+        if not self.prometheus_named and port_in_use(self.prometheus_port):
+            # an optional extra of `make run` must not stop the stack from starting
+            self.say(
+                f"prometheus: port {self.prometheus_port} is taken; starting none "
+                "(SCANTRACE_LOCAL_PROMETHEUS_PORT moves it)"
+            )
+            return
         prometheus = LocalPrometheus(self.state, targets, self.prometheus_port)
         self._start_server(prometheus, "prometheus")
 
