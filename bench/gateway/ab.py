@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                     side = dict(env)
                     if name == "old":
                         side["PYTHONPATH"] = f"{old_src}:{env['PYTHONPATH']}"
-                    measured = run.measure_gateway(options.ack, side, state, args, qrs, parts)
-                    for load, r in measured.items():
+                    measured = run.measure_gateway(options.ack, side, state, args, qrs, None, parts)
+                    for load, r in ((k, r) for k, runs in measured.items() for r in runs):
                         print(
                             f"{name} {load}: {r['rps']:.0f} req/s, p50 {r['p50_us'] / 1000:.1f} "
                             f"ms, p99 {r['p99_us'] / 1000:.1f} ms, {r['per_cpu_s']:.0f} req "

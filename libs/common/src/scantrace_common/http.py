@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import disable_created_metrics
 from starlette.exceptions import HTTPException
 
+from scantrace_common.apidocs import install_api_docs
 from scantrace_common.bodylimit import BodyLimitMiddleware
 from scantrace_common.errors import ERROR_REF, ERROR_SCHEMA, ApiError
 from scantrace_common.metrics import exposition
@@ -51,7 +52,15 @@ def create_app(
     """
     # `_created` series double the number of series and no dashboard or alert uses them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN; install_api_docs serves its own
+        redoc_url=None,
+    )
+    install_api_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.state.settings = settings
     app.state.auth_secret = settings.auth_secret.get_secret_value()

@@ -24,14 +24,16 @@ from scantrace_cli.stack.broker import (
 from scantrace_cli.stack.devsecrets import service_secret_env
 from scantrace_cli.stack.kafka import LocalKafkaCluster
 from scantrace_cli.stack.paths import logs_dir, state_dir
-from scantrace_cli.stack.ports import HOST
+from scantrace_cli.stack.ports import HOST, port_in_use
 from scantrace_cli.stack.probes import kafka_ready, redis_ready
 from scantrace_cli.stack.process import ServerError, wait_until
+from scantrace_cli.stack.prometheus import LocalPrometheus, prometheus_binary
+from scantrace_cli.stack.prometheus_graphs import ui_page
 from scantrace_cli.stack.redis import LocalRedis
 from scantrace_cli.stack.server import LocalServer
 from scantrace_cli.stack.services import SERVICES, LocalService
 
-COMPONENTS = ("kafka", "redis", *SERVICES)
+COMPONENTS = ("kafka", "redis", *SERVICES, "prometheus")
 _BROKER_KIND_FILE = "broker-kind"
 _EXTERNAL_WAIT_S = 60.0
 
@@ -97,9 +99,15 @@ class Stack:
                 f"unknown component(s) {', '.join(unknown)}: use {' '.join(COMPONENTS)}"
             )
         wanted = set(components) or set(COMPONENTS)
-        self.components = [name for name in COMPONENTS if name in wanted]
         self.env = dict(os.environ if env is None else env)
         self.out = out
+        #: Prometheus is part of the default set only where Debian's binary is installed.
+        self.skipped_prometheus = not components and prometheus_binary() is None
+        #: Named on the command line: a problem starting it is an error, not a note.
+        self.prometheus_named = "prometheus" in components
+        if self.skipped_prometheus:
+            wanted.discard("prometheus")
+        self.components = [name for name in COMPONENTS if name in wanted]
         self.state = state_dir(self.env)
         self.logs = logs_dir(self.state)
         self.started: list[LocalServer] = []
@@ -107,6 +115,7 @@ class Stack:
         self._force = False
         self.kafka_port = _local_port(self.env, "SCANTRACE_LOCAL_KAFKA_PORT", 9092)
         self.redis_port = _local_port(self.env, "SCANTRACE_LOCAL_REDIS_PORT", 6379)
+        self.prometheus_port = _local_port(self.env, "SCANTRACE_LOCAL_PROMETHEUS_PORT", 9090)
         self.brokers = _local_brokers(self.env)
         self.bootstrap = self.env.get("SCANTRACE_KAFKA_BOOTSTRAP") or ",".join(
             f"{HOST}:{self.kafka_port + i}" for i in range(self.brokers)
@@ -269,6 +278,26 @@ class Stack:
         env = self._service_env() if services else {}
         for name in services:
             self._start_server(LocalService(SERVICES[name], env, self.logs), name)
+        if "prometheus" in self.components:
+            self._start_prometheus()
+        elif self.skipped_prometheus:
+            self.say("prometheus: not installed (apt-get install prometheus); starting none")
+
+    def _start_prometheus(self) -> None:
+        """Scrapes every service on its port, whether this run started it or another did."""
+        targets = {
+            name: _local_port(self.env, spec.port_variable, spec.default_port)
+            for name, spec in SERVICES.items()
+        }
+        if not self.prometheus_named and port_in_use(self.prometheus_port):
+            # an optional extra of `make run` must not stop the stack from starting
+            self.say(
+                f"prometheus: port {self.prometheus_port} is taken; starting none "
+                "(SCANTRACE_LOCAL_PROMETHEUS_PORT moves it)"
+            )
+            return
+        prometheus = LocalPrometheus(self.state, targets, self.prometheus_port)
+        self._start_server(prometheus, "prometheus")
 
     # -- running and stopping ----------------------------------------------------------------
 
@@ -276,14 +305,20 @@ class Stack:
         self.say("")
         self.say(f"state: {self.state}")
         if "kafka" in self.components or any(n in SERVICES for n in self.components):
-            self.say(f"  kafka     {self.bootstrap}  ({self.broker_kind})")
+            self.say(f"  {'kafka':10} {self.bootstrap}  ({self.broker_kind})")
         if "redis" in self.components or any(n in SERVICES for n in self.components):
-            self.say(f"  redis     {self.redis_url}")
+            self.say(f"  {'redis':10} {self.redis_url}")
         for server in self.started:
             if isinstance(server, LocalService):
-                self.say(f"  {server.name:9} {server.address}")
+                self.say(f"  {server.name:10} {server.address}  (API docs: {server.address}/docs)")
+            elif isinstance(server, LocalPrometheus):
+                self.say(
+                    f"  {server.name:10} {server.address}  (targets: "
+                    f"{ui_page(server.address, 'targets')}, alerts: "
+                    f"{ui_page(server.address, 'alerts')})"
+                )
         for server in self.started:
-            self.say(f"  log {server.name:9} {server.log_path}")
+            self.say(f"  log {server.name:10} {server.log_path}")
         self.say("all ready; Ctrl-C stops everything")
 
     def watch(self) -> int:
