@@ -28,13 +28,16 @@ GRAPHS: Final = (
         "histogram_quantile(0.99, sum by (le) "
         "(rate(scantrace_tracer_scan_to_queryable_seconds_bucket[1m])))",
     ),
+    # Compliance ratios per unit are not in /metrics (it needs no token, SPEC 2; issue #14
+    # finding 11): they are read in the reporter's API and the console. What feeds them is.
     (
-        "Tỷ lệ địa điểm hoạt động / venues active ratio, today",
-        "scantrace_reporter_active_ratio",
+        "Sự kiện tuân thủ được tính mỗi giây / compliance events counted per second, by topic",
+        "sum by (topic) (rate(scantrace_reporter_events_processed_total[1m]))",
     ),
     (
-        "Tỷ lệ khai báo y tế / declaration ratio, today",
-        "scantrace_reporter_declaration_ratio",
+        "Thời gian tra cứu tuân thủ p99 / compliance query p99, s, by scope",
+        "histogram_quantile(0.99, sum by (le, scope) "
+        "(rate(scantrace_reporter_compliance_query_duration_seconds_bucket[1m])))",
     ),
 )
 RANGE: Final = "1h"
