@@ -287,6 +287,9 @@ async def test_finding_12_the_csv_row_limit_is_checked_before_any_day_is_listed(
     assert "more than 10 rows" in answer.json()["error"]
 
 
+# The published records are counted by end offsets, which Tansu advances by fewer than the
+# records of a multi-record batch.
+@pytest.mark.kafka_only
 async def test_odd_batch_items_are_judged_one_by_one_and_only_the_created_are_published(
     client: httpx.AsyncClient, kafka_bootstrap: str, namespace: str
 ) -> None:

@@ -168,6 +168,9 @@ async def _open_case(client: httpx.AsyncClient, sub: str, person: str) -> httpx.
 # -- finding 1 ---------------------------------------------------------------------------------
 
 
+# The record is refused by a broker that creates no topic on its own (the local Apache Kafka);
+# Tansu creates audit.v1 when the record arrives.
+@pytest.mark.kafka_only
 async def test_finding_1_an_exposure_query_is_answered_only_once_its_audit_record_is_acked(
     kafka_bootstrap: str, redis_url: str, namespace: str
 ) -> None:
