@@ -23,7 +23,9 @@ def test_registry_matches_spec_keys() -> None:
         "cases.v1": "person_id",
         "exposures.v1": "person_id",
         "audit.v1": "staff_id",
+        "staff.v1": "staff_id",
     }
+    assert TOPICS["staff.v1"].configs["cleanup.policy"] == "compact"
     assert TOPICS["venues.v1"].configs["cleanup.policy"] == "compact"
     assert TOPICS["units.v1"].configs["cleanup.policy"] == "compact"
 

@@ -13,6 +13,7 @@ QUARANTINES: Final = "quarantines.v1"
 CASES: Final = "cases.v1"
 EXPOSURES: Final = "exposures.v1"
 AUDIT: Final = "audit.v1"
+STAFF: Final = "staff.v1"
 
 DLQ_SUFFIX: Final = ".dlq"
 _DAY_MS: Final = 24 * 3600 * 1000
@@ -52,6 +53,7 @@ TOPICS: Final[dict[str, TopicSpec]] = {
         TopicSpec(CASES, "person_id", 3, _retained(365), "cases opened"),
         TopicSpec(EXPOSURES, "person_id", 6, _retained(365), "exposure notices"),
         TopicSpec(AUDIT, "staff_id", 3, _retained(3 * 365), "who asked what"),
+        TopicSpec(STAFF, "staff_id", 1, dict(_COMPACTED), "staff accounts (compacted)"),
     )
 }
 

@@ -276,6 +276,7 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         readiness_checks={"redis": _redis_ready, "kafka": _kafka_ready},
         lifespan=lifespan,
         description="Visits, exposures, occupancy and cases (SPEC section 5).",
+        staff_tokens=True,
     )
     app.include_router(router)
     register_store_errors(app)
