@@ -52,9 +52,12 @@ fi
 need=()
 if [ "$want_run" = 1 ] || [ "$want_test" = 1 ]; then
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  # `scantrace up prometheus` (part of `make run` when the binary is there); promtool comes with it.
+  command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 fi
 if [ "$want_test" = 1 ]; then
-  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  # The browser tests (marker `browser`, tests/support/browser.py) drive Debian's Chromium.
+  [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || need+=(chromium chromium-driver)
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
   command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)

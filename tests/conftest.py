@@ -3,7 +3,8 @@ a unique namespace per test, and markers.
 
 Markers are declared in the root pyproject.toml. Tests under tests/unit that carry none of
 unit/integration/e2e get `unit` automatically; integration and e2e tests mark themselves.
-`kafka_only` tests are skipped when the session's broker is the embedded Tansu.
+`kafka_only` tests are skipped when the session's broker is the embedded Tansu. `browser` gives
+a real headless Chromium that records its requests (tests/support/browser.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import browser as browsers
 from tests.support.servers import (
     BrokerSource,
     kafka_for_tests,
@@ -96,3 +98,18 @@ async def kafka_topics(kafka_bootstrap: str, namespace: str) -> AsyncIterator[st
         logging.getLogger(__name__).warning("could not delete test topics: %r", exc)
     finally:
         await admin.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[browsers.Browser]:
+    """A fresh headless Chromium (new profile) recording every request; quit after the test.
+
+    Skipped where Chromium is not installed, except in CI (`CI` set), where it must be.
+    """
+    reason = browsers.missing()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with browsers.chromium(tmp_path / "chromium-profile") as window:
+        yield window

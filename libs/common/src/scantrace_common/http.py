@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import disable_created_metrics
 from starlette.exceptions import HTTPException
 
+from scantrace_common.apidocs import install_api_docs
 from scantrace_common.bodylimit import BodyLimitMiddleware
 from scantrace_common.disabled_staff import watching
 from scantrace_common.errors import ERROR_REF, ERROR_SCHEMA, ApiError
@@ -58,7 +59,15 @@ def create_app(
     disable_created_metrics()  # type: ignore[no-untyped-call]
     if staff_tokens:
         lifespan = _with_disabled_staff(settings, lifespan)
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN; install_api_docs serves its own
+        redoc_url=None,
+    )
+    install_api_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.state.settings = settings
     app.state.auth_secret = settings.auth_secret.get_secret_value()

@@ -1,0 +1,62 @@
+"""The browser fixture itself: it records a request for another host, and that request fails.
+
+A page on 127.0.0.1 that names a CDN must show up in `foreign_requests`, or the offline tests
+that rely on the fixture would pass for the wrong reason.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.browser import Browser
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+PAGE = (
+    b"<!doctype html><title>probe</title><p id=ok>local</p>"
+    b'<img src="https://cdn.example.com/logo.png"><script src="/local.js"></script>'
+)
+
+
+class _Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = PAGE if self.path == "/" else b"document.title = 'ran';"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html" if self.path == "/" else "text/javascript")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def page_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_request_for_another_host_is_recorded(browser: Browser, page_url: str) -> None:
+    browser.open(page_url)
+    assert browser.wait_for("#ok")[0].text == "local"
+    assert browser.driver.title == "ran"
+    urls = [r.url for r in browser.requests()]
+    assert page_url in urls
+    assert f"{page_url}local.js" in urls
+    foreign = browser.foreign_requests()
+    assert [r.url for r in foreign] == ["https://cdn.example.com/logo.png"]
+    assert foreign[0].resource_type == "Image"
+    # the name did not resolve: the image never loaded
+    loaded = browser.driver.execute_script("return document.images[0].naturalWidth")
+    assert loaded == 0
+    browser.clear_requests()
+    assert browser.requests() == []
