@@ -41,6 +41,14 @@ def test_tables_sort_page_and_keep_the_query() -> None:
     assert "dir=asc" in page.sort_link("n")
     assert table(columns, rows, {"sort": "evil"}, default_sort="name").sort == "name"
     assert table(columns, rows, {"page": "x"}, default_sort="name").page == 1
+    names = [{"name": n} for n in ("Phường Trảng Dài", "Phường Tân Phong", "Đồng Nai", "Dầu Giây")]
+    ordered = table((Column("name", "name"),), names, {}, default_sort="name").rows
+    assert [r["name"] for r in ordered] == [
+        "Dầu Giây",
+        "Đồng Nai",
+        "Phường Tân Phong",
+        "Phường Trảng Dài",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -24,17 +24,11 @@ def compliance_chart(days: Sequence[Mapping[str, Any]], label: str = "30 days") 
         body.append(line(LEFT, y, WIDTH - RIGHT, y, "grid"))
         body.append(text(LEFT - 6, y + 4, f"{pct}%", "axis", "end"))
     for index, day in enumerate(days):
-        if index % 5 == 0 or index == len(days) - 1:
+        last = index == len(days) - 1
+        if index % 5 == 0 or last:
             x = LEFT + index * step
-            body.append(
-                text(
-                    x,
-                    HEIGHT - BOTTOM + 16,
-                    str(day["date"])[8:10] + "/" + str(day["date"])[5:7],
-                    "axis",
-                    "middle",
-                )
-            )
+            label = f"{str(day['date'])[8:10]}/{str(day['date'])[5:7]}"
+            body.append(text(x, HEIGHT - BOTTOM + 16, label, "axis", "end" if last else "middle"))
     for key, cls in SERIES:
         points = [
             (LEFT + i * step, TOP + plot_h * (1 - float(d[key])))

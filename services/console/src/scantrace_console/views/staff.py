@@ -15,7 +15,8 @@ from scantrace_console.upstream import Refused, Upstream
 
 router = APIRouter()
 Admin = Annotated[Session, roles("admin")]
-ROLES = ("admin", "epidemiologist", "official", "operator")
+#: The least privileged first: the form's default is never an admin by accident.
+ROLES = ("epidemiologist", "official", "operator", "admin")
 COLUMNS = (
     Column("staff_id", "staff.staff_id"),
     Column("name", "staff.name"),
