@@ -154,8 +154,8 @@ async def exposures(
             CONTACT_COLUMNS,
             contacts,
             dict(request.query_params),
-            default_sort="total_overlap_minutes",
-            default_desc=True,
+            # the tracer's order (depth, then minutes, then id): the sort is stable
+            default_sort="depth",
         ),
         "graph": exposure_graph(person_id, contacts),
         "f1": sum(1 for c in contacts if c["depth"] == 1),
