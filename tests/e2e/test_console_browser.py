@@ -281,6 +281,16 @@ def test_an_epidemiologist_goes_from_a_person_to_the_f2_graph(
     for person in (*province.f1, *province.f2):
         assert person in table
     keep(browser, tmp_path, "console-exposures.png")
+    # open the case from there and follow it until its F1 contacts are notified
+    exposures_page = browser.driver.current_url
+    browser.driver.find_element(By.CSS_SELECTOR, "form[action='/cases'] button").click()
+    browser.wait_for("[role=status].ok", timeout=60)
+    assert "3 người tiếp xúc F1" in text_of(browser)
+    for person in province.f1:
+        assert person in text_of(browser)
+    keep(browser, tmp_path, "console-case.png")
+    browser.open(exposures_page)
+    browser.wait_for("svg.graph")
     # sort by person id, ascending: the first row is the smallest id
     browser.driver.find_element(By.LINK_TEXT, "Người tiếp xúc").click()
     first = browser.wait_for("table.data tbody tr td a")[0].text

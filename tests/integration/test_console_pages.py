@@ -226,6 +226,18 @@ async def test_an_epidemiologist_reads_visits_and_exposures(stack: Stack) -> Non
         assert exposures["contacts"] == []
         page = await console.get("/persons/p-000123/exposures?depth=2")
         assert "<svg" in page.text
+        form = {"csrf": csrf_of(page.text), "person_id": "p-000123"}
+        opened = await console.post(
+            "/cases", data=form | {"infectious_from": "2026-01-01", "infectious_to": "2026-01-03"}
+        )
+        assert opened.status_code == 303
+        case_path = opened.headers["location"]
+
+        async def status() -> str:
+            answer: str = (await console.get(f"{case_path}?format=json")).json()["status"]
+            return answer
+
+        await _until(status, "done")
         assert (await console.get("/compliance")).status_code == 403
 
 

@@ -1,6 +1,7 @@
 // scantrace console: a little JavaScript on top of pages that work without it.
 // - a loading indicator while a page or a form is on its way (the tracer can take seconds);
-// - a confirmation before an irreversible form (data-confirm).
+// - a confirmation before an irreversible form (data-confirm);
+// - a page waiting for work elsewhere reloads itself (data-refresh).
 // No inline script anywhere: the Content-Security-Policy allows only this file.
 (function () {
   "use strict";
@@ -21,6 +22,12 @@
     if (!link || link.hasAttribute("download") || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
     if (link.origin === window.location.origin) { busy(); }
   });
+  // a page waiting for work elsewhere (a case being traced) reloads itself: data-refresh="s"
+  var waiting = document.querySelector("[data-refresh]");
+  if (waiting) {
+    var seconds = parseFloat(waiting.getAttribute("data-refresh")) || 2;
+    window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
+  }
   // back from the browser's cache: the page is there, no longer loading
   window.addEventListener("pageshow", function () {
     if (banner) { banner.hidden = true; }

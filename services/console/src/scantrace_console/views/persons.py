@@ -4,7 +4,7 @@ audits each of them as it audits its API."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Request
@@ -147,7 +147,7 @@ async def exposures(
             status=exc.status,
             title="exposures.title",
         )
-    contacts = [_contact_row(c) for c in answer["contacts"]]
+    contacts = [contact_row(c) for c in answer["contacts"]]
     data = {**base, "contacts": contacts, "truncated": answer.get("next_cursor") is not None}
     extra = {
         "table": table(
@@ -160,13 +160,15 @@ async def exposures(
         "graph": exposure_graph(person_id, contacts),
         "f1": sum(1 for c in contacts if c["depth"] == 1),
         "f2": sum(1 for c in contacts if c["depth"] == 2),
+        # the form to open a case: infectious the last three days of the window, by default
+        "case_from": (date.fromisoformat(span["to"]) - timedelta(days=2)).isoformat(),
     }
     return render(
         request, "exposures.html", data, session=session, extra=extra, title="exposures.title"
     )
 
 
-def _contact_row(contact: dict[str, Any]) -> dict[str, Any]:
+def contact_row(contact: dict[str, Any]) -> dict[str, Any]:
     """A contact as the table shows it, from the full answer or from `view=summary`."""
     encounters = contact.get("encounters")
     if encounters is not None:
