@@ -274,6 +274,12 @@ def test_an_epidemiologist_goes_from_a_person_to_the_f2_graph(
     browser.wait_for("svg.timeline rect.visit", minimum=2)
     assert "Quán phở Hòa" not in text_of(browser)  # visits show venue ids, never invented names
     keep(browser, tmp_path, "console-person.png")
+    person_page = browser.driver.current_url
+    browser.driver.find_element(By.LINK_TEXT, f"pho-{province.tag}").click()
+    browser.wait_for("table.data tbody tr td a", minimum=3)  # the case, a and b were there
+    keep(browser, tmp_path, "console-venue.png")
+    browser.open(person_page)
+    browser.wait_for("svg.timeline")
     browser.driver.find_element(By.PARTIAL_LINK_TEXT, "F1 và F2").click()
     browser.wait_for("svg.graph .node.f2", minimum=2)
     assert len(browser.wait_for("svg.graph .node.f1", minimum=3)) == 3

@@ -238,6 +238,10 @@ async def test_an_epidemiologist_reads_visits_and_exposures(stack: Stack) -> Non
             return answer
 
         await _until(status, "done")
+        venue = (await console.get("/venues/v-1?format=json")).json()
+        assert venue["present"] == 0
+        assert venue["visits"] == []
+        assert (await console.get("/venues?venue_id=v-1")).headers["location"] == "/venues/v-1"
         assert (await console.get("/compliance")).status_code == 403
 
 

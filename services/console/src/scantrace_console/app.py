@@ -24,7 +24,7 @@ from scantrace_console.security import SecurityHeaders
 from scantrace_console.sessions import SESSION_COOKIE, Session, Sessions
 from scantrace_console.settings import ConsoleSettings
 from scantrace_console.upstream import Refused, Service, SignedOut, Unavailable, Upstream
-from scantrace_console.views import cases, compliance, persons, signin, staff
+from scantrace_console.views import cases, compliance, persons, signin, staff, venues
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def create_console_app(
     )
     static = resources.files("scantrace_console").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (signin, compliance, persons, cases, staff):
+    for module in (signin, compliance, persons, cases, venues, staff):
         app.include_router(module.router)
     install_page_errors(app)
     app.add_middleware(SecurityHeaders)

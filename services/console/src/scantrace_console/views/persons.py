@@ -43,7 +43,7 @@ CONTACT_COLUMNS = (
 )
 
 
-def _window(request: Request) -> dict[str, str]:
+def window_of(request: Request) -> dict[str, str]:
     tz: str = request.app.state.settings.tz
     last = parse_day(request.query_params.get("to"), today(tz))
     first = parse_day(request.query_params.get("from"), last - timedelta(days=DEFAULT_DAYS - 1))
@@ -62,7 +62,7 @@ async def find_person(request: Request, session: Epidemiologist, person_id: str 
 
 @router.get("/persons/{person_id}", summary="A person's visits, as a table and a timeline")
 async def person(request: Request, session: Epidemiologist, api: Api, person_id: str) -> Response:
-    span = _window(request)
+    span = window_of(request)
     base = {"person_id": person_id, "from": span["from"], "to": span["to"]}
     try:
         answer = await api.call(
@@ -81,7 +81,7 @@ async def person(request: Request, session: Epidemiologist, api: Api, person_id:
             status=exc.status,
             title="person.title",
         )
-    visits = [_visit_row(v) for v in answer["visits"]]
+    visits = [visit_row(v) for v in answer["visits"]]
     extra = {
         "table": table(VISIT_COLUMNS, visits, dict(request.query_params), default_sort="start"),
         "timeline": visits_timeline(
@@ -98,7 +98,7 @@ async def person(request: Request, session: Epidemiologist, api: Api, person_id:
     )
 
 
-def _visit_row(visit: dict[str, Any]) -> dict[str, Any]:
+def visit_row(visit: dict[str, Any]) -> dict[str, Any]:
     from scantrace_common.timeparse import parse_time
 
     minutes = (parse_time(visit["end"]) - parse_time(visit["start"])) // 60000
@@ -114,7 +114,7 @@ async def exposures(
     depth: int = 1,
     min_overlap_minutes: int = 15,
 ) -> Response:
-    span = _window(request)
+    span = window_of(request)
     depth = 2 if depth == 2 else 1
     base = {
         "person_id": person_id,
