@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
+from redis.exceptions import RedisError
 
 from scantrace_common.auth import AUTH_RESPONSES, Principal, mint_staff_token, require_roles
 from scantrace_common.errors import ApiError, error_doc
@@ -21,6 +22,8 @@ from scantrace_reporter.staff.models import SessionIn, StaffIn, public_view
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 #: One answer for an unknown id, a wrong password and a disabled account (SPEC 8).
 WRONG_CREDENTIALS: Final = "unknown staff id or wrong password"
+REDIS_DOWN: Final = "the account store (Redis) did not answer: retry in a few seconds"
+_REDIS_DOWN: Final = error_doc(REDIS_DOWN, retry_after=True)
 _KAFKA_DOWN: Final = error_doc(
     "Kafka unavailable: nothing was stored; retry after Retry-After seconds", retry_after=True
 )
@@ -43,13 +46,15 @@ Accounts = Annotated[StaffAccounts, Depends(_accounts)]
 
 @contextlib.contextmanager
 def _answered() -> Iterator[None]:
-    """A command's refusal as its status; Kafka down as 503 (nothing was stored)."""
+    """A command's refusal as its status; Kafka or Redis down as 503 (nothing was stored)."""
     try:
         yield
     except Refused as exc:
         raise ApiError(exc.status, exc.error) from exc
     except KafkaUnavailable as exc:
         raise ApiError(503, f"Kafka unavailable: {exc}", retry_after_s=5) from exc
+    except RedisError as exc:
+        raise ApiError(503, REDIS_DOWN, retry_after_s=5) from exc
 
 
 @router.post(
@@ -65,7 +70,8 @@ async def create_staff(body: StaffIn, who: Admin, accounts: Accounts) -> dict[st
 
 @router.get("/staff", responses=AUTH_RESPONSES, summary="Every staff account, by staff_id")
 async def list_staff(_: Admin, accounts: Accounts) -> dict[str, Any]:
-    return {"staff": [public_view(a) for a in await accounts.all()]}
+    with _answered():
+        return {"staff": [public_view(a) for a in await accounts.all()]}
 
 
 @router.get(
@@ -74,7 +80,8 @@ async def list_staff(_: Admin, accounts: Accounts) -> dict[str, Any]:
     summary="One staff account",
 )
 async def get_staff(staff_id: IdStr, _: Admin, accounts: Accounts) -> dict[str, Any]:
-    account = await accounts.get(staff_id)
+    with _answered():
+        account = await accounts.get(staff_id)
     if account is None:
         raise ApiError(404, f"no staff account {staff_id!r}")
     return public_view(account)
@@ -104,10 +111,16 @@ async def disable_staff(staff_id: IdStr, who: Admin, accounts: Accounts) -> dict
     responses={
         401: error_doc(WRONG_CREDENTIALS),
         429: error_doc("5 failed sign-ins in 15 minutes: locked for 15 minutes", retry_after=True),
+        503: _REDIS_DOWN,
     },
     summary="Sign in: a staff token for the account (no token needed)",
 )
 async def create_session(body: SessionIn, request: Request, accounts: Accounts) -> dict[str, Any]:
+    with _answered():
+        return await _signed_in(body, request, accounts)
+
+
+async def _signed_in(body: SessionIn, request: Request, accounts: StaffAccounts) -> dict[str, Any]:
     lockout = _lockout(request)
     locked = await lockout.locked_for(body.staff_id)
     if locked:
