@@ -21,7 +21,7 @@ help: ## list the targets
 install: ## install uv and the locked Python environment
 	@scripts/bootstrap.sh
 
-run: ## start Kafka, Redis, the services and the console in the foreground (COMPONENTS="kafka redis" for a subset)
+run: ## start Kafka, Redis, the three services, the console and Prometheus (if installed) in the foreground (COMPONENTS="kafka redis" for a subset)
 	@scripts/bootstrap.sh --run
 	uv run scantrace up $(COMPONENTS)
 

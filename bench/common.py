@@ -3,6 +3,9 @@
 A benchmark's `run.py` measures, builds records with `result(...)` (figure, its baseline from the
 same run, the ratio and whether it meets its target) and saves them with `write_results(name, ...)`
 to `bench/results/<name>.json`; `bench/run_all.py` merges every file into `latest.json`.
+A headline figure is measured `REPEATS` times in the same run: its value is the median of the
+runs (`median`), and the record keeps their min, max and count (`samples=`), so a reader can tell
+a regression from the machine's noise.
 """
 
 from __future__ import annotations
@@ -23,17 +26,24 @@ REPO_ROOT: Final = BENCH_DIR.parent
 #: Tests point this elsewhere; `run_all` passes it on to every benchmark it starts.
 RESULTS_DIR: Final = Path(os.environ.get("SCANTRACE_BENCH_RESULTS_DIR") or BENCH_DIR / "results")
 
+#: Runs of each headline figure within one `make bench` (SCANTRACE_BENCH_REPEATS, at least 3).
+REPEATS: Final = max(3, int(os.environ.get("SCANTRACE_BENCH_REPEATS", "3")))
+
 #: The keys of one result, in the order they are written.
 RESULT_KEYS: Final = (
     "benchmark",
     "metric",
     "value",
+    "min",
+    "max",
+    "runs",
     "unit",
     "baseline_metric",
     "baseline_value",
     "ratio",
     "target",
     "meets_target",
+    "note",
 )
 
 
@@ -41,12 +51,23 @@ class Result(TypedDict):
     benchmark: str
     metric: str
     value: float | None
+    #: Smallest and largest of the repeated runs (None for a figure measured once).
+    min: float | None
+    max: float | None
+    runs: int | None
     unit: str
     baseline_metric: str | None
     baseline_value: float | None
     ratio: float | None
     target: float | None
     meets_target: bool | None
+    #: How the figure was taken when the table alone would mislead (pinning, a short window).
+    note: str | None
+
+
+def median(samples: Sequence[float]) -> float:
+    """The middle of the repeated runs (the mean of the two middle ones for an even count)."""
+    return percentile(samples, 50)
 
 
 def result(
@@ -59,25 +80,40 @@ def result(
     baseline_value: float | None = None,
     target: float | None = None,
     better: Literal["higher", "lower"] = "higher",
+    samples: Sequence[float] | None = None,
+    note: str | None = None,
 ) -> Result:
-    """One figure; `ratio` = value / baseline, `meets_target` compares with `target` in the `better` direction."""
+    """One figure; `ratio` = value / baseline, `meets_target` compares with `target` in the `better` direction.
+
+    `samples`: the figure of each repeated run; `value` should be their `median`.
+    """
     ratio = None
     if value is not None and baseline_value:
         ratio = round(value / baseline_value, 4)
     meets = None
     if target is not None and value is not None:
         meets = value >= target if better == "higher" else value <= target
+    spread = [float(x) for x in samples] if samples else []
     return Result(
         benchmark=benchmark,
         metric=metric,
         value=value,
+        min=_significant(min(spread)) if spread else None,
+        max=_significant(max(spread)) if spread else None,
+        runs=len(spread) or None,
         unit=unit,
         baseline_metric=baseline_metric,
         baseline_value=baseline_value,
         ratio=ratio,
         target=target,
         meets_target=meets,
+        note=note,
     )
+
+
+def _significant(x: float) -> float:
+    """Four significant digits: enough for a spread, short in the JSON."""
+    return float(f"{x:.4g}")
 
 
 def results_path(name: str) -> Path:

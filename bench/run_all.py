@@ -1,8 +1,10 @@
 """`make bench`: run every `bench/<name>/run.py` in turn, then merge and plot their results.
 
-Writes `bench/results/latest.json` (`{"machine", "results", "runs"}`), `bench/results/latest.md`
-and the figures `docs/perf-throughput.png` and `docs/perf-latency.png`. A benchmark that is
-missing, fails or writes no valid results is recorded as failed and the others still run.
+Writes `bench/results/latest.json` (`{"machine", "load", "results", "runs"}`),
+`bench/results/latest.md` and the figures `docs/perf-throughput.png` and `docs/perf-latency.png`.
+A benchmark that is missing, fails or writes no valid results is recorded as failed and the
+others still run. The machine's load before and during each benchmark (`bench/machine_load.py`)
+is recorded beside the figures, with a warning when other processes used the CPU.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bench.common import (
     result,
     results_path,
 )
+from bench.machine_load import LoadWatch, mark_this_run
 
 #: Run first, in this order; any other `bench/<name>/run.py` follows alphabetically.
 PREFERRED_ORDER: Final = ("gateway", "tracer", "reporter")
@@ -116,6 +119,41 @@ def fmt(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
+#: The table's columns: the record's keys, with min, max and runs in one cell, the note as a footnote.
+_TABLE_KEYS: Final = tuple(k for k in RESULT_KEYS if k not in ("min", "max", "runs", "note"))
+
+
+def spread(r: Result) -> str:
+    """`min – max (n)` of a repeated figure, `—` for one measured once."""
+    if not r.get("runs"):
+        return "—"
+    return f"{fmt(r.get('min'))} – {fmt(r.get('max'))} ({r['runs']})"
+
+
+def load_lines(load: dict[str, Any]) -> list[str]:
+    """The machine-load table and its warnings, for latest.md."""
+    lines = [
+        "Machine load (`bench/machine_load.py`: processes without this run's mark are others'):",
+        "",
+        "| window | seconds | load avg mean / max | machine busy, cores | this run, cores | others, cores | busiest other |",
+        "|---|---:|---|---:|---:|---:|---|",
+    ]
+    for name, w in load.get("windows", {}).items():
+        top = w["other_processes_top"][0] if w["other_processes_top"] else None
+        busiest = f"{top['process']} {top['cores']:.2f}" if top else "—"
+        lines.append(
+            f"| {name} | {w['seconds']} | {w['loadavg_mean']} / {w['loadavg_max']} | "
+            f"{w['machine_busy_cores']} | {w['bench_cores']} | {w['other_processes_cores']} | "
+            f"{fmt(busiest)} |"
+        )
+    warnings = load.get("warnings", [])
+    lines.append("")
+    lines += [f"**WARNING**: {fmt(w)}" for w in warnings] or [
+        "No other process used more than a tenth of a core in any window."
+    ]
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     machine = report["machine"]
     lines = [
@@ -124,18 +162,28 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {machine.get('cpu_model')}, {machine.get('cores')} cores, "
         f"{machine.get('memory_gib')} GiB, Python {machine.get('python')}, kernel "
         f"{machine.get('kernel')}; run at {machine.get('date')} (commit {machine.get('commit')}).",
+        "A value with a spread is the median of that many runs in this `make bench` (min – max).",
         "",
-        "| benchmark | metric | value | unit | baseline | baseline value | ratio | target | meets |",
-        "|---|---|---:|---|---|---:|---:|---:|---|",
+        "| benchmark | metric | value | min – max (runs) | unit | baseline | baseline value | ratio | target | meets |",
+        "|---|---|---:|---|---|---|---:|---:|---:|---|",
     ]
+    notes: list[str] = []
     for r in report["results"]:
-        cells = [fmt(r.get(k)) for k in RESULT_KEYS]
+        cells = [fmt(r.get(k)) for k in _TABLE_KEYS]
+        cells.insert(3, spread(r))
+        if r.get("note"):
+            notes.append(f"{r['benchmark']} {r['metric']}: {r['note']}")
+            cells[1] += f" [{len(notes)}]"
         lines.append("| " + " | ".join(cells) + " |")
+    if notes:
+        lines += [""] + [f"[{i}] {fmt(note)}" for i, note in enumerate(notes, 1)]
     lines += ["", "| benchmark | status | seconds | note |", "|---|---|---:|---|"]
     for run in report["runs"]:
         lines.append(
             f"| {run['benchmark']} | {run['status']} | {run['seconds']} | {fmt(run.get('error', ''))} |"
         )
+    if report.get("load"):
+        lines += ["", *load_lines(report["load"])]
     return "\n".join(lines) + "\n"
 
 
@@ -219,6 +267,15 @@ def update_performance_doc(doc: Path, table: str) -> bool:
     return True
 
 
+def previous_load() -> dict[str, Any]:
+    """With --no-run, the load the last real run recorded (the figures are that run's)."""
+    try:
+        load: dict[str, Any] = json.loads((RESULTS_DIR / "latest.json").read_text())["load"]
+        return load
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__)
     parser.add_argument(
@@ -235,6 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=float(os.environ.get("SCANTRACE_BENCH_TIMEOUT", "1800")),
         help="seconds per benchmark (default 1800, env SCANTRACE_BENCH_TIMEOUT)",
     )
+    parser.add_argument(
+        "--watch-before",
+        type=float,
+        default=5.0,
+        help="seconds of the machine's load recorded before the first benchmark (default 5)",
+    )
     args = parser.parse_args(argv)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     names = discover(args.only)
@@ -242,6 +305,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = [n for n in names if results_path(n).exists()] or names
     runs: list[dict[str, Any]] = []
     results: list[Result] = []
+    watch: LoadWatch | None = None
+    if not args.no_run:
+        watch = LoadWatch(mark_this_run())
+        print("bench: watching the machine's load for 5 s before starting ...", flush=True)
+        watch.start(before_s=args.watch_before)
     for name in names:
         if args.no_run:
             run: dict[str, Any] = {
@@ -252,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
         else:
             print(f"bench: running {name} ...", flush=True)
+            if watch is not None:
+                watch.segment(name)
             run = run_one(name, args.timeout)
         results.extend(collect(name, run))
         runs.append(run)
@@ -259,7 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"bench: {name}: {run['status']} ({run['seconds']} s) {run.get('error', '')}",
             flush=True,
         )
-    report = {"machine": machine_info(), "results": results, "runs": runs}
+    load = watch.report() if watch is not None else previous_load()
+    for warning in load.get("warnings", []):
+        print(f"bench: WARNING: {warning}", flush=True)
+    report = {"machine": machine_info(), "load": load, "results": results, "runs": runs}
     (RESULTS_DIR / "latest.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     )

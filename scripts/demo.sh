@@ -9,6 +9,7 @@ state="${SCANTRACE_STATE_DIR:-.scantrace}"
 gateway="http://127.0.0.1:${SCANTRACE_GATEWAY_PORT:-8000}"
 tracer="http://127.0.0.1:${SCANTRACE_TRACER_PORT:-8001}"
 reporter="http://127.0.0.1:${SCANTRACE_REPORTER_PORT:-8002}"
+prometheus="http://127.0.0.1:${SCANTRACE_LOCAL_PROMETHEUS_PORT:-9090}"
 people="${DEMO_PEOPLE:-20000}"
 # Yesterday and today: a whole past day for visits and exposures at any hour; today's compliance
 # counts what has happened so far (venues registered now do not count for yesterday, SPEC 6).
@@ -39,13 +40,15 @@ fi
 echo "demo: simulating ${people} people over the last ${days} days up to now (seed 1)"
 # SCANTRACE_RATE_LIMITS is not needed: the simulator spreads its devices like real phones.
 uv run scantrace simulate --people "$people" --days "$days" --seed 1 \
-  --gateway-url "$gateway" --tracer-url "$tracer" --reporter-url "$reporter"
+  --gateway-url "$gateway" --tracer-url "$tracer" --reporter-url "$reporter" \
+  --prometheus-url "$prometheus"
 
 cat <<EOT
 
 Where to look next
   metrics:     $gateway/metrics  $tracer/metrics  $reporter/metrics
   API docs:    $gateway/docs  $tracer/docs  $reporter/docs
+  prometheus:  $prometheus  (graphs and alerts: the links above, when \`prometheus\` is installed)
   dashboards:  deploy/grafana/dashboards/*.json (Grafana, provisioned by \`docker-compose up\`;
                see docs/operations.md)
   console:     http://127.0.0.1:${SCANTRACE_CONSOLE_PORT:-8003}  (first admin: \`make staff\`, then sign in;

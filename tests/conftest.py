@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.support import browser as browsers
 from tests.support.servers import (
@@ -23,6 +24,14 @@ from tests.support.servers import (
     kafka_for_tests,
     redis_for_tests,
     session_broker_kind,
+)
+
+#: Property tests and fuzzers (hypothesis, schemathesis) run derandomized in CI, so a red run
+#: replays the same examples; elsewhere they explore. HYPOTHESIS_PROFILE chooses explicitly.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
 
 _TIER_MARKERS = ("unit", "integration", "e2e")
@@ -86,9 +95,10 @@ async def kafka_topics(kafka_bootstrap: str, namespace: str) -> AsyncIterator[st
     """
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from scantrace_common.settings import DEFAULT_RETENTION_DAYS
     from scantrace_common.topics import ensure_topics
 
-    created = await ensure_topics(kafka_bootstrap, namespace)
+    created = await ensure_topics(kafka_bootstrap, namespace, retention_days=DEFAULT_RETENTION_DAYS)
     yield namespace
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(options.only or ("single",))
     from scantrace_common.auth import mint_device_token
     from scantrace_common.qr import QrSigner
+    from scantrace_common.settings import DEFAULT_RETENTION_DAYS
     from scantrace_common.topics import ensure_topics
 
     namespace = f"ab{uuid.uuid4().hex[:6]}."
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         state = Path(tmp)
         old_src = extract(options.old, state / "old")
         with servers(state) as (bootstrap, redis_url):
-            asyncio.run(ensure_topics(bootstrap, namespace))
+            asyncio.run(ensure_topics(bootstrap, namespace, retention_days=DEFAULT_RETENTION_DAYS))
             run.OTHERS.update(run.server_pids(state, redis_url))
             env = run.gateway_env_base(bootstrap, redis_url, namespace, secret, signer)
             for pair in range(options.pairs):
@@ -67,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                     side = dict(env)
                     if name == "old":
                         side["PYTHONPATH"] = f"{old_src}:{env['PYTHONPATH']}"
-                    measured = run.measure_gateway(options.ack, side, state, args, qrs, parts)
-                    for load, r in measured.items():
+                    measured = run.measure_gateway(options.ack, side, state, args, qrs, None, parts)
+                    for load, r in ((k, r) for k, runs in measured.items() for r in runs):
                         print(
                             f"{name} {load}: {r['rps']:.0f} req/s, p50 {r['p50_us'] / 1000:.1f} "
                             f"ms, p99 {r['p99_us'] / 1000:.1f} ms, {r['per_cpu_s']:.0f} req "

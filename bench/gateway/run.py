@@ -2,11 +2,14 @@
 
 (a) a hello-world FastAPI POST endpoint and (b) POST /v1/scans with one scan, both one uvicorn
 worker (uvloop + httptools) driven by the same wrk + Lua load (unique scan ids), at full load and
-at about half of it; (c) msgpack arrays of 500 scans (scans/s); (d) the raw producer ceiling: the
+at about half of it; the single-scan runs alternate with hello-world runs (both servers stay up),
+so each run's ratio to hello-world compares two loads taken seconds apart; (c) msgpack arrays of 500 scans (scans/s); (d) the raw producer ceiling: the
 same events sent straight to the broker with create_batch/send_batch (acks=all, idempotent); and
 the raw acks=all round trip of one record at a time (p50/p99), the floor of a durable answer.
 Each wrk run also records the CPU seconds the broker and Redis used meanwhile.
-Servers are pinned to core 0 and wrk to core 1 where `taskset` exists. Uses the broker and Redis
+Every figure is the median of REPEATS runs (bench.common, 3) with their min and max.
+Servers are pinned to core 0 and wrk to core 1 where `taskset` exists and there are 2+ cores
+(`PINNING` says which, in the results' notes). Uses the broker and Redis
 of SCANTRACE_KAFKA_BOOTSTRAP / SCANTRACE_REDIS_URL when set, else starts its own on free ports.
 Writes bench/results/gateway.json and gateway.md.
 
@@ -31,6 +34,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +45,11 @@ if str(REPO) not in sys.path:  # run as a script by bench/run_all.py
     sys.path.insert(0, str(REPO))
 
 from bench.common import (  # noqa: E402
+    REPEATS,
     RESULTS_DIR,
     Result,
     machine_info,
+    median,
     percentile,
     result,
     servers,
@@ -53,7 +59,6 @@ from bench.common import (  # noqa: E402
 HERE = Path(__file__).resolve().parent
 DURATION_S = int(os.environ.get("SCANTRACE_BENCH_SECONDS", "5"))
 WARMUP_S = 2
-RUNS = 2
 CONNECTIONS = 64
 BATCH_SIZE = 500
 BATCH_CONNECTIONS = 32
@@ -72,6 +77,14 @@ def pinned(core: int, argv: list[str]) -> list[str]:
     taskset = shutil.which("taskset")
     cores = os.cpu_count() or 1
     return [taskset, "-c", str(core % cores), *argv] if taskset and cores > 1 else argv
+
+
+#: How the servers and wrk shared the cores, for the notes of the per-worker figures.
+PINNING = (
+    "server worker pinned to core 0 and wrk to core 1 (taskset); broker and Redis unpinned"
+    if pinned(0, []) != []
+    else "not pinned (one core, or no taskset): server and wrk shared the cores"
+)
 
 
 @contextlib.contextmanager
@@ -139,13 +152,29 @@ def wrk(
     return data
 
 
-def load(
-    url: str, script: str, args: list[str], pid: int, connections: int = CONNECTIONS
-) -> dict[str, Any]:
-    """Warm up, then the better of RUNS measured runs (the machine is shared and noisy)."""
+Runs = list[dict[str, Any]]
+
+
+def load(url: str, script: str, args: list[str], pid: int, connections: int = CONNECTIONS) -> Runs:
+    """Warm up, then REPEATS measured runs: their median is the figure, min and max its spread."""
     wrk(url, script, args, connections, WARMUP_S, pid)
-    runs = [wrk(url, script, args, connections, DURATION_S, pid) for _ in range(RUNS)]
-    return max(runs, key=lambda run: float(run["rps"]))
+    return [wrk(url, script, args, connections, DURATION_S, pid) for _ in range(REPEATS)]
+
+
+def mid(runs: Runs, key: str) -> float:
+    """The median of one field over the runs."""
+    return median([float(run[key]) for run in runs])
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The hello-world server, kept up so gateway runs can alternate with its runs."""
+
+    url: str
+    pid: int
+
+    def run(self) -> dict[str, Any]:
+        return wrk(f"{self.url}/hello", "hello.lua", ["0"], CONNECTIONS, DURATION_S, self.pid)
 
 
 def half_load_delay_ms(full_rps: float) -> int:
@@ -268,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     from scantrace_common.auth import mint_device_token
     from scantrace_common.events import ScanEvent, encode
     from scantrace_common.qr import QrSigner
+    from scantrace_common.settings import DEFAULT_RETENTION_DAYS
     from scantrace_common.topics import SCANS, ensure_topics, topic_name
 
     if shutil.which("wrk") is None:
@@ -283,22 +313,29 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="scantrace-bench-") as tmp:
         state = Path(tmp)
         with servers(state) as (bootstrap, redis_url):
-            asyncio.run(ensure_topics(bootstrap, namespace))
+            asyncio.run(ensure_topics(bootstrap, namespace, retention_days=DEFAULT_RETENTION_DAYS))
             topic = topic_name(SCANS, namespace)
             if not whole:
                 OTHERS.update(server_pids(state, redis_url))
                 env = gateway_env_base(bootstrap, redis_url, namespace, secret, signer)
-                if "hello" in parts:
-                    for name, run in zip(
-                        ("hello", "hello_half"), measure_hello(env, state), strict=True
-                    ):
-                        print(name, json.dumps(run), flush=True)
-                subset = {
-                    ack: measure_gateway(
-                        ack, env, state, [token, "bench-person", scanned_at], qrs, parts
-                    )
-                    for ack in acks
-                }
+                with hello_server(env, state) as hello_world:
+                    if "hello" in parts:
+                        for name, repeated in zip(
+                            ("hello", "hello_half"), measure_hello(hello_world), strict=True
+                        ):
+                            print(name, json.dumps(repeated), flush=True)
+                    subset = {
+                        ack: measure_gateway(
+                            ack,
+                            env,
+                            state,
+                            [token, "bench-person", scanned_at],
+                            qrs,
+                            hello_world,
+                            parts,
+                        )
+                        for ack in acks
+                    }
                 for ack, measured in subset.items():
                     for name, run in measured.items():
                         print(f"{name}[ack={ack}]", json.dumps(run), flush=True)
@@ -325,35 +362,39 @@ def main(argv: list[str] | None = None) -> int:
             round_trips = asyncio.run(raw_ack_round_trips(bootstrap, topic))
             OTHERS.update(server_pids(state, redis_url))
             print("raw producer ceiling ...", flush=True)
-            ceiling = max(
-                asyncio.run(raw_producer_ceiling(bootstrap, topic, events)) for _ in range(RUNS)
-            )
+            ceilings = [
+                asyncio.run(raw_producer_ceiling(bootstrap, topic, events)) for _ in range(REPEATS)
+            ]
+            ceiling = median(ceilings)
             del events
 
             env = gateway_env_base(bootstrap, redis_url, namespace, secret, signer)
-
-            hello, hello_half = measure_hello(env, state)
-
             args = [token, "bench-person", scanned_at]
-            gateway_runs = {
-                ack: measure_gateway(ack, env, state, [*args], qrs) for ack in ("kafka", "spool")
-            }
+            with hello_server(env, state) as hello_world:
+                hello, hello_half = measure_hello(hello_world)
+                gateway_runs = {
+                    ack: measure_gateway(ack, env, state, [*args], qrs, hello_world)
+                    for ack in ("kafka", "spool")
+                }
 
-    runs: dict[str, dict[str, Any]] = {"hello": hello, "hello_half": hello_half}
+    runs: dict[str, Runs] = {"hello": hello, "hello_half": hello_half}
     for ack, measured in gateway_runs.items():
-        runs.update({f"{name}[ack={ack}]": run for name, run in measured.items()})
-    for name, run in runs.items():
-        print(name, json.dumps(run), flush=True)
-        if run.get("non2xx") or run.get("errors"):
-            print(f"WARNING: {name} had {run['non2xx']} non-2xx and {run['errors']} socket errors")
+        runs.update({f"{name}[ack={ack}]": repeated for name, repeated in measured.items()})
+    for name, repeated in runs.items():
+        print(name, json.dumps(repeated), flush=True)
+        for one in repeated:
+            if one.get("non2xx") or one.get("errors"):
+                print(
+                    f"WARNING: {name} had {one['non2xx']} non-2xx and {one['errors']} socket errors"
+                )
 
     results += [
-        result("gateway", "hello_world_post_rps", round(hello["rps"]), "req/s"),
-        result("gateway", "hello_world_req_per_cpu_s", round(hello["per_cpu_s"]), "req/cpu-s"),
-        result("gateway", "hello_world_p50", hello["p50_us"] / 1000, "ms"),
-        result("gateway", "hello_world_p99", hello["p99_us"] / 1000, "ms"),
-        result("gateway", "hello_world_p99_at_half_load", hello_half["p99_us"] / 1000, "ms"),
-        result("gateway", "raw_producer_ceiling", round(ceiling), "msg/s"),
+        figure("hello_world_post_rps", hello, "rps", "req/s", digits=0),
+        figure("hello_world_req_per_cpu_s", hello, "per_cpu_s", "req/cpu-s", digits=0),
+        figure("hello_world_p50", hello, "p50_us", "ms", scale=1e-3),
+        figure("hello_world_p99", hello, "p99_us", "ms", scale=1e-3),
+        figure("hello_world_p99_at_half_load", hello_half, "p99_us", "ms", scale=1e-3),
+        result("gateway", "raw_producer_ceiling", round(ceiling), "msg/s", samples=ceilings),
         result("gateway", "raw_ack_round_trip_p50", round(percentile(round_trips, 50), 2), "ms"),
         result("gateway", "raw_ack_round_trip_p99", round(percentile(round_trips, 99), 2), "ms"),
     ]
@@ -364,9 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure_hello(env: dict[str, str], state: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The hello-world baseline at full and about half load."""
-    print("hello world ...", flush=True)
+@contextlib.contextmanager
+def hello_server(env: dict[str, str], state: Path) -> Iterator[Hello]:
+    """The hello-world app, one uvicorn worker pinned like the gateway's."""
     port = free_port()
     hello_argv = [
         sys.executable, "-m", "uvicorn", "bench.gateway.hello:app", "--port", str(port),
@@ -375,10 +416,15 @@ def measure_hello(env: dict[str, str], state: Path) -> tuple[dict[str, Any], dic
     ]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     with serve(hello_argv, env, f"{base}/docs", state / "hello.log") as pid:
-        hello = load(f"{base}/hello", "hello.lua", ["0"], pid)
-        hello_delay = str(half_load_delay_ms(hello["rps"]))
-        hello_half = load(f"{base}/hello", "hello.lua", [hello_delay], pid)
-    return hello, hello_half
+        yield Hello(base, pid)
+
+
+def measure_hello(hello: Hello) -> tuple[Runs, Runs]:
+    """The hello-world baseline at full and about half load."""
+    print("hello world ...", flush=True)
+    full = load(f"{hello.url}/hello", "hello.lua", ["0"], hello.pid)
+    delay = str(half_load_delay_ms(mid(full, "rps")))
+    return full, load(f"{hello.url}/hello", "hello.lua", [delay], hello.pid)
 
 
 def gateway_env_base(
@@ -406,9 +452,14 @@ def measure_gateway(
     state: Path,
     args: list[str],
     qrs: list[str],
+    hello: Hello | None,
     parts: set[str] | frozenset[str] = frozenset({"single", "batch"}),
-) -> dict[str, dict[str, Any]]:
-    """Single-scan full and half load, then 500-scan msgpack arrays, with SCANTRACE_GATEWAY_ACK."""
+) -> dict[str, Runs]:
+    """Single-scan full and half load, then 500-scan msgpack arrays, with SCANTRACE_GATEWAY_ACK.
+
+    With `hello`, each full-load single-scan run follows a hello-world run (`paired_hello`), so
+    their ratio compares the two under the same moment's noise.
+    """
     print(f"gateway (ack={ack}) ...", flush=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -419,13 +470,21 @@ def measure_gateway(
         "SCANTRACE_STATE_DIR": str(state / f"gateway-{ack}"),
     }
     argv = [sys.executable, "-m", "scantrace_gateway"]
-    measured: dict[str, dict[str, Any]] = {}
+    measured: dict[str, Runs] = {}
     with serve(argv, gateway_env, f"{base}/readyz", state / f"gateway-{ack}.log") as pid:
         if "single" in parts:
-            single = load(f"{base}/v1/scans", "single.lua", [*args, "0", *qrs], pid)
-            half_delay = str(half_load_delay_ms(single["rps"]))
+            single_args = [*args, "0", *qrs]
+            wrk(f"{base}/v1/scans", "single.lua", single_args, CONNECTIONS, WARMUP_S, pid)
+            single, paired = [], []
+            for _ in range(REPEATS):
+                if hello is not None:
+                    paired.append(hello.run())
+                single.append(
+                    wrk(f"{base}/v1/scans", "single.lua", single_args, CONNECTIONS, DURATION_S, pid)
+                )
+            half_delay = str(half_load_delay_ms(mid(single, "rps")))
             single_half = load(f"{base}/v1/scans", "single.lua", [*args, half_delay, *qrs], pid)
-            measured.update(single=single, single_half=single_half)
+            measured.update(single=single, single_half=single_half, paired_hello=paired)
         if "batch" in parts:
             batch_args = [*args, str(BATCH_SIZE), *qrs]
             measured["batch"] = load(
@@ -443,91 +502,147 @@ def measure_gateway(
     return measured
 
 
+def figure(
+    metric: str,
+    runs: Runs,
+    key: str,
+    unit: str,
+    *,
+    scale: float = 1.0,
+    digits: int | None = 3,
+    **extra: Any,
+) -> Result:
+    """The median of `key` (times `scale`) over the runs, with every run's value as samples."""
+    samples = [float(run[key]) * scale for run in runs]
+    value = median(samples)
+    return result(
+        "gateway",
+        metric,
+        round(value, digits) if digits else round(value),
+        unit,
+        samples=samples,
+        **extra,
+    )
+
+
 def gateway_results(
     ack: str,
-    measured: dict[str, dict[str, Any]],
-    hello: dict[str, Any],
-    hello_half: dict[str, Any],
+    measured: dict[str, Runs],
+    hello: Runs,
+    hello_half: Runs,
     ceiling: float,
 ) -> list[Result]:
     single, single_half, batch = measured["single"], measured["single_half"], measured["batch"]
+    paired = measured["paired_hello"]
     tag = f"[ack={ack}]"
+    hello_rps, hello_per_cpu = mid(hello, "rps"), mid(hello, "per_cpu_s")
+    # each single-scan run over the hello-world run just before it
+    ratios = [s["rps"] / h["rps"] for h, s in zip(paired, single, strict=True)]
+    cpu_ratios = [s["per_cpu_s"] / h["per_cpu_s"] for h, s in zip(paired, single, strict=True)]
     return [
-        result(
-            "gateway",
+        figure(
             f"single_scan_rps_per_worker{tag}",
-            round(single["rps"]),
+            single,
+            "rps",
             "req/s",
+            digits=0,
             baseline_metric="hello_world_post_rps",
-            baseline_value=round(hello["rps"]),
-            target=round(0.6 * hello["rps"]),
+            baseline_value=round(hello_rps),
+            target=round(0.6 * hello_rps),
+            note=PINNING,
         ),
         result(
             "gateway",
+            f"single_scan_to_hello_ratio{tag}",
+            round(median(ratios), 3),
+            "x",
+            baseline_metric="hello-world run just before each single-scan run",
+            target=0.6,
+            samples=ratios,
+            note=PINNING,
+        ),
+        figure(
             f"single_scan_req_per_cpu_s{tag}",
-            round(single["per_cpu_s"]),
+            single,
+            "per_cpu_s",
             "req/cpu-s",
+            digits=0,
             baseline_metric="hello_world_req_per_cpu_s",
-            baseline_value=round(hello["per_cpu_s"]),
-            target=round(0.6 * hello["per_cpu_s"]),
+            baseline_value=round(hello_per_cpu),
+            target=round(0.6 * hello_per_cpu),
         ),
-        result("gateway", f"single_scan_p50{tag}", single["p50_us"] / 1000, "ms"),
         result(
             "gateway",
+            f"single_scan_to_hello_cpu_ratio{tag}",
+            round(median(cpu_ratios), 3),
+            "x",
+            baseline_metric="hello-world run just before each single-scan run",
+            samples=cpu_ratios,
+        ),
+        figure(f"single_scan_p50{tag}", single, "p50_us", "ms", scale=1e-3),
+        figure(
             f"single_scan_p99{tag}",
-            single["p99_us"] / 1000,
+            single,
+            "p99_us",
             "ms",
+            scale=1e-3,
             baseline_metric="hello_world_p99",
-            baseline_value=hello["p99_us"] / 1000,
+            baseline_value=mid(hello, "p99_us") / 1000,
         ),
-        result("gateway", f"single_scan_rps_at_half_load{tag}", round(single_half["rps"]), "req/s"),
-        result(
-            "gateway",
+        figure(f"single_scan_rps_at_half_load{tag}", single_half, "rps", "req/s", digits=0),
+        figure(
             f"single_scan_p99_at_half_load{tag}",
-            single_half["p99_us"] / 1000,
+            single_half,
+            "p99_us",
             "ms",
+            scale=1e-3,
             baseline_metric="hello_world_p99_at_half_load",
-            baseline_value=hello_half["p99_us"] / 1000,
+            baseline_value=mid(hello_half, "p99_us") / 1000,
             target=25.0,
             better="lower",
         ),
-        result(
-            "gateway",
+        figure(
             f"batch500_msgpack_scans_per_worker{tag}",
-            round(batch["rps"] * BATCH_SIZE),
+            batch,
+            "rps",
             "scans/s",
+            scale=BATCH_SIZE,
+            digits=0,
             baseline_metric="raw_producer_ceiling",
             baseline_value=round(ceiling),
             target=round(min(150_000.0, 0.5 * ceiling)),
         ),
-        result(
-            "gateway",
+        figure(
             f"batch500_scans_per_cpu_s{tag}",
-            round(batch["per_cpu_s"] * BATCH_SIZE),
+            batch,
+            "per_cpu_s",
             "scans/cpu-s",
+            scale=BATCH_SIZE,
+            digits=0,
             target=150_000,
         ),
-        result("gateway", f"batch500_p99{tag}", batch["p99_us"] / 1000, "ms"),
+        figure(f"batch500_p99{tag}", batch, "p99_us", "ms", scale=1e-3),
     ]
 
 
-def write_markdown(results: list[Result], runs: dict[str, dict[str, Any]]) -> None:
+def write_markdown(results: list[Result], runs: dict[str, Runs]) -> None:
     machine = machine_info()
     lines = [
         "# Gateway benchmark",
         "",
         f"{machine['cpu_model']}, {machine['cores']} cores; {machine['date']}, commit "
-        f"{machine['commit']}. One uvicorn worker (uvloop, httptools) pinned to core 0, wrk "
-        f"(1 thread, {CONNECTIONS} connections, {DURATION_S} s after {WARMUP_S} s warm-up, the "
-        f"better of {RUNS} runs) on core 1; broker and Redis unpinned on the same machine. "
+        f"{machine['commit']}. One uvicorn worker (uvloop, httptools), wrk (1 thread, "
+        f"{CONNECTIONS} connections, {DURATION_S} s after {WARMUP_S} s warm-up, the median of "
+        f"{REPEATS} runs, min and max beside); {PINNING}. Each full-load single-scan run follows "
+        "a hello-world run, and `single_scan_to_hello_ratio` is the median of those pairs' ratios. "
         "`per cpu-s` figures divide the requests by the CPU time the server process used, "
         "which shows capacity per worker even when the shared machine is busy; the half-load "
         "runs pause each connection so that the rate is at most half the full-load rate. "
         "`broker_cpu_s`/`redis_cpu_s` in the raw figures: CPU the broker and Redis used during "
         "the same run, on the same two cores.",
         "",
-        "| metric | value | unit | baseline | ratio | target | meets |",
-        "|---|---:|---|---:|---:|---:|---|",
+        "| metric | value | min – max | unit | baseline | ratio | target | meets |",
+        "|---|---:|---|---|---:|---:|---:|---|",
     ]
     for r in results:
 
@@ -536,7 +651,8 @@ def write_markdown(results: list[Result], runs: dict[str, dict[str, Any]]) -> No
 
         meets = {True: "yes", False: "no", None: "—"}[r["meets_target"]]
         lines.append(
-            f"| {r['metric']} | {cell(r['value'])} | {r['unit']} | {cell(r['baseline_value'])} "
+            f"| {r['metric']} | {cell(r['value'])} | {cell(r['min'])} – {cell(r['max'])} "
+            f"| {r['unit']} | {cell(r['baseline_value'])} "
             f"| {cell(r['ratio'])} | {cell(r['target'])} | {meets} |"
         )
     lines += ["", "Raw wrk figures:", "", "```"]

@@ -16,6 +16,7 @@ import pytest
 from scantrace_cli.stack import LocalRedis
 from scantrace_cli.stack.kafka_dist import missing_prerequisites
 from scantrace_common.qr import QrSigner
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.topics import ensure_topics
 from tests.chaos.stack import ChaosStack, ProxiedKafka
 
@@ -56,7 +57,14 @@ def chaos_stack(
         chaos_kafka.start()
     if not chaos_redis.alive:
         chaos_redis.start()
-    asyncio.run(ensure_topics(chaos_kafka.address, namespace, partitions_override=2))
+    asyncio.run(
+        ensure_topics(
+            chaos_kafka.address,
+            namespace,
+            partitions_override=2,
+            retention_days=DEFAULT_RETENTION_DAYS,
+        )
+    )
     stack = ChaosStack(
         kafka=chaos_kafka,
         redis_url=chaos_redis.address,

@@ -95,10 +95,15 @@ def e2e_stack(
 ) -> E2EStack:
     import asyncio
 
+    from scantrace_common.settings import DEFAULT_RETENTION_DAYS
     from scantrace_common.topics import ensure_topics
 
     namespace = f"e2e{uuid.uuid4().hex[:8]}."
-    asyncio.run(ensure_topics(kafka_bootstrap, namespace, partitions_override=2))
+    asyncio.run(
+        ensure_topics(
+            kafka_bootstrap, namespace, partitions_override=2, retention_days=DEFAULT_RETENTION_DAYS
+        )
+    )
     signer = QrSigner.generate("e2e1")
     seed = signer.private_key.private_bytes_raw()
     from scantrace_common.qr import b64url_encode

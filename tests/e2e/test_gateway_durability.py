@@ -26,6 +26,7 @@ from scantrace_cli.stack.kafka_dist import missing_prerequisites
 from scantrace_common.auth import mint_device_token
 from scantrace_common.events import ScanEvent, decode
 from scantrace_common.qr import QrSigner
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.topics import SCANS, ensure_topics, topic_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -88,6 +89,8 @@ class Setup:
     log: Path
 
     def start_gateway(self) -> GatewayProcess:
+        """A gateway process, once ready: connected, and the venue revocations read (it takes
+        no scan before, finding 8); the broker must be up."""
         port = free_port()
         env = {**self.env, "SCANTRACE_GATEWAY_PORT": str(port)}
         with self.log.open("ab") as log:
@@ -103,7 +106,7 @@ class Setup:
         while time.monotonic() < deadline:
             assert process.poll() is None, self.log.read_text()[-3000:]
             try:
-                if httpx.get(f"{gateway.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{gateway.url}/readyz", timeout=3).status_code == 200:
                     return gateway
             except httpx.HTTPError:
                 pass
@@ -114,7 +117,7 @@ class Setup:
 
 @pytest.fixture
 def setup(broker: LocalKafka, redis_url: str, namespace: str, tmp_path: Path) -> Setup:
-    asyncio.run(ensure_topics(broker.address, namespace))
+    asyncio.run(ensure_topics(broker.address, namespace, retention_days=DEFAULT_RETENTION_DAYS))
     signer = QrSigner.generate("dur1")
     env = {
         **os.environ,

@@ -326,7 +326,11 @@ def world(
         assert client.post("/v1/staff", json=staff_body(staff)).status_code == 201
     response = httpx.post(
         f"{tracer_url}/v1/cases",
-        json={"person_id": f"sec{hexid}-p", "infectious_from": 0, "infectious_to": _now_ms()},
+        json={
+            "person_id": f"sec{hexid}-p",
+            "infectious_from": _now_ms() - 86_400_000,
+            "infectious_to": _now_ms(),
+        },
         headers={"authorization": f"Bearer {epi}"},
         timeout=30,
     )

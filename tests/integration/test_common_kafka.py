@@ -18,6 +18,7 @@ from scantrace_common.kafka import (
     TooManyInvalid,
     consumer_for,
 )
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.topics import SCANS, dlq_of, ensure_topics, topic_name
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,9 @@ def _scan(i: int) -> ScanEvent:
 
 
 async def _setup(bootstrap: str, namespace: str) -> tuple[str, DurableProducer]:
-    await ensure_topics(bootstrap, namespace, partitions_override=3)
+    await ensure_topics(
+        bootstrap, namespace, partitions_override=3, retention_days=DEFAULT_RETENTION_DAYS
+    )
     producer = DurableProducer(bootstrap, ack_timeout_s=20)
     await producer.start()
     return topic_name(SCANS, namespace), producer

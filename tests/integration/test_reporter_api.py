@@ -3,84 +3,44 @@ and compliance fed through the topics."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from pydantic import SecretStr
 
-from scantrace_common.auth import mint_staff_token
 from scantrace_common.events import DeclarationEvent, ScanEvent, encode
 from scantrace_common.kafka import DurableProducer
-from scantrace_common.qr import QrSigner, QrVerifier, b64url_encode
+from scantrace_common.qr import QrSigner, QrVerifier
 from scantrace_common.timeparse import local_date
 from scantrace_common.topics import DECLARATIONS, SCANS, topic_name
-from scantrace_reporter.app import create_reporter_app
-from scantrace_reporter.settings import ReporterSettings
+from tests.support.reporter import ADMIN, auth, new_signer, running_reporter, wait_until
 
 pytestmark = pytest.mark.integration
 
-SECRET = "reporter-test-secret-0123456789abcdef"
 TZ = "Asia/Ho_Chi_Minh"
 HOSTILE = ['=cmd|" /C calc"!A0', "+1+1", "-2", "@SUM(A1)", "\tTab", "\rCR"]
 
 
 @pytest.fixture
 def signer() -> QrSigner:
-    return QrSigner.from_env_value("k1:" + b64url_encode(uuid.uuid4().bytes * 2))
+    return new_signer()
 
 
 @pytest.fixture
 async def client(
     redis_url: str, kafka_bootstrap: str, namespace: str, signer: QrSigner
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ReporterSettings(
-        redis_url=redis_url,
-        kafka_bootstrap=kafka_bootstrap,
-        namespace=namespace,
-        auth_secret=SecretStr(SECRET),
-        qr_signing_key=SecretStr(
-            f"{signer.key_id}:{b64url_encode(signer.private_key.private_bytes_raw())}"
-        ),
-        ratio_gauge_interval_s=0.5,
-    )
-    app = create_reporter_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://reporter", timeout=30
-        ) as test_client,
-    ):
-
-        async def ready() -> bool:
-            return (await test_client.get("/readyz")).status_code == 200
-
-        await wait_until(ready)
+    async with running_reporter(
+        redis_url=redis_url, kafka_bootstrap=kafka_bootstrap, namespace=namespace, signer=signer
+    ) as test_client:
         yield test_client
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float = 60.0) -> None:
-    """Eventual consistency through Kafka: poll, bounded."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.2)
-
-
-def auth(role: str = "admin", units: list[str] | None = None) -> dict[str, str]:
-    return {"Authorization": "Bearer " + mint_staff_token(SECRET, f"{role}-1", role, units=units)}
-
-
-ADMIN = auth()
 
 
 async def make_tree(client: httpx.AsyncClient) -> None:
@@ -153,7 +113,7 @@ async def test_registry_qr_posters_and_revocation(
     ).json()
     assert [c["venue_id"] for c in batch["created"]] == ["b1"]
     assert [(r["index"], r["status"]) for r in batch["rejected"]] == [(1, 409), (2, 422)]
-    assert "scantrace_reporter_active_ratio" in (await client.get("/metrics")).text
+    assert "unit_id" not in (await client.get("/metrics")).text  # finding 11
 
 
 async def test_officials_only_read_their_units(client: httpx.AsyncClient) -> None:

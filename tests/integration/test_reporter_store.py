@@ -105,8 +105,8 @@ async def test_revocation_after_scans_takes_the_venue_out_of_that_day(
     assert (await figures(store, "P"))["scans"] == 2
     # Duplicates never count twice, whatever the batch.
     again = scans("b", ["p5"], START + 3 * HOUR)
-    assert await store.ingest_scans(again + again) == 1
-    assert await store.ingest_scans(again) == 0
+    assert (await store.ingest_scans(again + again)).new == 1
+    assert (await store.ingest_scans(again)).new == 0
 
 
 async def test_scans_before_the_registration_event_count_once_it_arrives(

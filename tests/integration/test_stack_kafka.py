@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from scantrace_cli.stack import LocalKafka
 from scantrace_cli.stack.kafka_dist import missing_prerequisites
+from scantrace_common.settings import DEFAULT_RETENTION_DAYS
 from scantrace_common.topics import SCANS, ensure_topics, topic_name
 from tests.support.servers import BrokerSource
 
@@ -101,7 +102,9 @@ async def test_sigkill_and_restart_keep_records_and_offsets(tmp_path: Path) -> N
     broker.start()
     try:
         namespace = "crash."
-        await ensure_topics(broker.address, namespace, partitions_override=3)
+        await ensure_topics(
+            broker.address, namespace, partitions_override=3, retention_days=DEFAULT_RETENTION_DAYS
+        )
         topic = topic_name(SCANS, namespace)
         await _produce(broker.address, topic, idempotent=True)
         half = await _consume(broker.address, topic, "crash-group", COUNT)
@@ -133,7 +136,9 @@ async def test_a_kept_cluster_id_starting_with_a_dash_still_formats(tmp_path: Pa
     broker.start()
     try:
         namespace = "dash."
-        await ensure_topics(broker.address, namespace, partitions_override=1)
+        await ensure_topics(
+            broker.address, namespace, partitions_override=1, retention_days=DEFAULT_RETENTION_DAYS
+        )
         await _produce(broker.address, topic_name(SCANS, namespace), idempotent=True)
     finally:
         await asyncio.to_thread(broker.stop)

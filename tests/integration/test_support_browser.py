@@ -6,13 +6,12 @@ that rely on the fixture would pass for the wrong reason.
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from tests.support.browser import Browser
+from tests.support.stub_http import serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -22,27 +21,16 @@ PAGE = (
 )
 
 
-class _Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = PAGE if self.path == "/" else b"document.title = 'ran';"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html" if self.path == "/" else "text/javascript")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+def _answer(path: str) -> tuple[int, str, bytes]:
+    if path == "/":
+        return 200, "text/html", PAGE
+    return 200, "text/javascript", b"document.title = 'ran';"
 
 
 @pytest.fixture
 def page_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serve(_answer) as url:
+        yield url
 
 
 def test_a_request_for_another_host_is_recorded(browser: Browser, page_url: str) -> None:

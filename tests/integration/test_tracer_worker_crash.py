@@ -91,6 +91,8 @@ def tracer_env(kafka_bootstrap: str, redis_url: str, kafka_topics: str) -> dict[
         SCANTRACE_TRACER_PORT="0",
         SCANTRACE_TRACER_BATCH_MAX="150",
         SCANTRACE_LOG_LEVEL="WARNING",
+        # the placeholder auth secret is refused outside development (the default is production)
+        SCANTRACE_ENVIRONMENT="development",
     )
     return env
 

@@ -70,3 +70,46 @@ def test_undecodable_values_are_invalid(data: bytes | None) -> None:
 def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
     event = decode(ScanEvent, _scan(extra_field="later version adds this"))
     assert event.person_id == "p-000123"
+
+
+@pytest.mark.parametrize(
+    ("topic", "changes", "reason"),
+    [
+        ("criteria.v1", {"bands": [{"min_percent": 0, "level": "purple"}]}, "level"),
+        ("criteria.v1", {"bands": [{"min_percent": 101, "level": "red"}]}, "min_percent"),
+        ("criteria.v1", {"version": 0}, "version"),
+        ("criteria.v1", {"validity_days": 0}, "validity_days"),
+        ("assessments.v1", {"level": "blue"}, "level"),
+        ("assessments.v1", {"answers": {"bad id": "dat"}}, "answers"),
+        ("inspections.v1", {"result": "maybe"}, "result"),
+        ("venue-reports.v1", {"category": "noisy"}, "category"),
+    ],
+)
+def test_invalid_section_10_events_are_refused(
+    topic: str, changes: dict[str, Any], reason: str
+) -> None:
+    example = _examples(topic)[0] | changes
+    with pytest.raises(InvalidEvent, match=reason):
+        decode(TOPIC_EVENTS[topic], msgpack.packb(example))
+
+
+def _cluster(**changes: Any) -> dict[str, Any]:
+    event = _examples("clusters.v1")[0]
+    return event | {"clusters": [event["clusters"][0] | changes]}
+
+
+@pytest.mark.parametrize(
+    ("example", "reason"),
+    [
+        (_cluster(cluster_id="dn-bh-market-007"), "cluster_id"),
+        (_cluster(cluster_id="dn-bh-market-007@2021-05-03T01Z"), "cluster_id"),
+        (_cluster(cluster_id="bad id@20210503T01Z"), "cluster_id"),
+        (_cluster(status="pending"), "status"),
+        (_cluster(cases=["p-000123"]), "cases"),
+        (_cluster(end=None), "end"),
+        (_examples("clusters.v1")[1] | {"clusters": None}, "clusters"),
+    ],
+)
+def test_invalid_cluster_lists_are_refused(example: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        decode(TOPIC_EVENTS["clusters.v1"], msgpack.packb(example))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
+from scantrace_common.events import DeclarationEvent, ScanEvent, encode
 from scantrace_gateway.publisher import KafkaSpoolPublisher, Unavailable
 from scantrace_gateway.spool import Spool
 
@@ -131,3 +135,56 @@ async def test_spool_first_answers_after_fsync_and_ships_in_order(tmp_path: Path
     await wait_until(lambda: len(sender.sent) == 5 and spool.items == 0)
     assert [v for _, _, v in sender.sent] == [str(i).encode() for i in range(5)]
     await publisher.stop()
+
+
+def _event(kind: str, at_ms: int) -> tuple[str, bytes, bytes]:
+    scan_id = str(uuid.uuid4())
+    event: ScanEvent | DeclarationEvent
+    if kind == "scan":
+        event = ScanEvent(
+            scan_id=scan_id,
+            person_id="p-1",
+            venue_id="v-1",
+            direction="in",
+            scanned_at=at_ms,
+            received_at=at_ms,
+            device_id="d-1",
+        )
+    else:
+        event = DeclarationEvent(
+            declaration_id=scan_id,
+            person_id="p-1",
+            declared_at=at_ms,
+            received_at=at_ms,
+            device_id="d-1",
+        )
+    return (f"{kind}s.v1", b"k", encode(event))
+
+
+def _expired_total() -> float:
+    return REGISTRY.get_sample_value("scantrace_gateway_spool_expired_total") or 0.0
+
+
+async def test_finding_9_spooled_items_older_than_the_retention_are_dropped_at_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day_ms = 86_400_000
+    now_ms = time.time_ns() // 1_000_000
+    old = [_event("scan", now_ms - 25 * day_ms), _event("declaration", now_ms - 22 * day_ms)]
+    fresh = [_event("scan", now_ms - 20 * day_ms), _event("declaration", now_ms - day_ms)]
+    spool = spool_at(tmp_path)
+    # Spooled two days ago (Kafka away since): the spool stamps each frame with the clock.
+    two_days_ago_ns = (now_ms - 2 * day_ms) * 1_000_000
+    monkeypatch.setattr(time, "time_ns", lambda: two_days_ago_ns)
+    spool.append([old[0], fresh[0]])
+    spool.append([old[1], fresh[1]])
+    monkeypatch.undo()
+    expired_before = _expired_total()
+
+    sender = FlakySender()
+    publisher = KafkaSpoolPublisher(sender, spool, produce_timeout_s=0.5, retention_ms=21 * day_ms)
+    publisher.start()
+    await wait_until(lambda: spool.items == 0)
+    await publisher.stop()
+    assert sender.sent == fresh
+    assert _expired_total() - expired_before == 2

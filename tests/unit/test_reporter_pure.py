@@ -211,7 +211,7 @@ def test_request_models_validate() -> None:
     quarantine = QuarantineIn.model_validate(
         {"person_id": "p", "unit_id": "u", "from": "2021-05-01", "to": "2021-05-14"}
     )
-    assert quarantine.from_date == "2021-05-01"
+    assert quarantine.from_date == date(2021, 5, 1)
 
 
 @given(st.text(max_size=40))

@@ -16,7 +16,7 @@ write_results("{name}", [
     result("{name}", "scans_per_second", 1200.0, "scans/s", baseline_metric="raw",
            baseline_value=2400.0, target=1000.0),
     result("{name}", "p99", 12.5, "ms", baseline_metric="raw p99", baseline_value=5.0,
-           target=50.0, better="lower"),
+           target=50.0, better="lower", samples=[14.0, 12.5, 11.0], note="pinned to core 0"),
 ])
 """
 
@@ -58,7 +58,7 @@ def test_percentile() -> None:
 
 def test_run_all_merges_and_tolerates_failures(fake_bench: Path) -> None:
     assert run_all.discover() == ["gateway", "tracer", "reporter", "extra"]
-    code = run_all.main(["--timeout", "120"])
+    code = run_all.main(["--timeout", "120", "--watch-before", "0.2"])
     assert code == 1  # two benchmarks failed
     report = json.loads((fake_bench / "bench/results/latest.json").read_text())
     assert {"cpu_model", "cores", "memory_gib", "python", "kernel", "date"} <= report[
@@ -73,9 +73,19 @@ def test_run_all_merges_and_tolerates_failures(fake_bench: Path) -> None:
     assert gateway[0]["meets_target"] is True
     failed = [r for r in rows if r["benchmark"] == "tracer"]
     assert failed[0]["meets_target"] is False
-    assert "| gateway | scans_per_second |" in (fake_bench / "bench/results/latest.md").read_text()
+    latest = (fake_bench / "bench/results/latest.md").read_text()
+    assert "| gateway | scans_per_second |" in latest
+    # a repeated figure: the median, its min and max and the count; its note as a footnote
+    p99 = gateway[1]
+    assert (p99["value"], p99["min"], p99["max"], p99["runs"]) == (12.5, 11.0, 14.0, 3)
+    assert "| gateway | p99 [1] | 12.5 | 11 – 14 (3) | ms |" in latest
+    assert "[1] gateway p99: pinned to core 0" in latest
+    # the machine's load: before the run and one window per benchmark, in the JSON and the page
+    assert set(report["load"]["windows"]) == {"before", "gateway", "tracer", "reporter", "extra"}
+    assert "| before |" in latest
+    assert "Machine load" in latest
     doc = (fake_bench / "docs" / "performance.md").read_text()
     assert "old" not in doc
-    assert "| gateway | p99 |" in doc
+    assert "| gateway | p99 [1] |" in doc
     for figure in ("perf-throughput.png", "perf-latency.png"):
         assert (fake_bench / "docs" / figure).read_bytes().startswith(b"\x89PNG")

@@ -1,4 +1,4 @@
-"""A query Redis cannot serve answers 503 with Retry-After, not 500."""
+"""A query Redis cannot serve answers 503 with Retry-After, not 500 (the tracer's translations)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import asyncio
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from scantrace_tracer.api import STORE_UNAVAILABLE, register_store_errors
+from scantrace_common.http import create_app
+from scantrace_common.settings import CommonSettings
+from scantrace_tracer.api import ERRORS, STORE_UNAVAILABLE
 from scantrace_tracer.fastpipe import RedisReplyError
 
 pytestmark = pytest.mark.unit
@@ -20,8 +21,12 @@ pytestmark = pytest.mark.unit
     [TimeoutError(), RedisConnectionError("down"), RedisReplyError("LOADING"), ConnectionError()],
 )
 def test_store_failures_are_503(error: Exception) -> None:
-    app = FastAPI()
-    register_store_errors(app)
+    app = create_app(
+        title="t",
+        settings=CommonSettings(environment="development"),
+        readiness_checks={},
+        translate=ERRORS,
+    )
 
     @app.get("/q")
     async def query() -> None:

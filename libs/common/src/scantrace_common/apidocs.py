@@ -13,13 +13,15 @@ import functools
 from importlib.resources import files
 from typing import Final
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import HTMLResponse, Response
+
+from scantrace_common.errors import ApiError
 
 DOCS_URL: Final = "/docs"
 REDOC_URL: Final = "/redoc"
@@ -102,7 +104,7 @@ def install_api_docs(app: FastAPI) -> None:
     async def docs_asset(name: str) -> Response:
         media_type = _MEDIA_TYPES.get(name)
         if media_type is None:
-            raise HTTPException(404, "no such documentation asset")
+            raise ApiError(404, "no such documentation asset")
         return Response(
             asset(name), media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
         )

@@ -18,6 +18,9 @@ Text = Annotated[str, msgspec.Meta(max_length=1000)]
 Direction = Literal["in", "out"]
 Level = Literal["province", "district", "commune", "agency"]
 Role = Literal["admin", "epidemiologist", "official", "operator"]
+#: Who acted, as the staff token's `sub` says (truncated to 128 characters): a bounded text, not
+#: an `Id`, because tokens minted by `scantrace token --sub` may hold `@` or spaces.
+StaffRef = Annotated[str, msgspec.Meta(max_length=128)]
 
 
 class InvalidEvent(ValueError):
@@ -84,7 +87,7 @@ class CaseEvent(Event, frozen=True, kw_only=True):
     infectious_from: EpochMs
     infectious_to: EpochMs
     min_overlap_minutes: Annotated[int, msgspec.Meta(ge=0, le=1440)] = 15
-    opened_by: Id
+    opened_by: StaffRef
     at: EpochMs
 
 
@@ -109,7 +112,7 @@ class ExposureEvent(Event, frozen=True, kw_only=True):
 
 
 class AuditEvent(Event, frozen=True, kw_only=True):
-    staff_id: Annotated[str, msgspec.Meta(max_length=128)]
+    staff_id: StaffRef
     role: Annotated[str, msgspec.Meta(max_length=32)]
     action: Annotated[str, msgspec.Meta(max_length=64)]
     method: Annotated[str, msgspec.Meta(max_length=8)]
@@ -139,6 +142,132 @@ class StaffEvent(Event, frozen=True, kw_only=True):
     disabled_by: Annotated[str, msgspec.Meta(max_length=128)] | None = None
 
 
+# --- SPEC section 10: criteria sets, assessments, inspections, residents' reports ---------------
+
+SafetyLevel = Literal["green", "yellow", "orange", "red"]
+CriteriaText = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class CriterionOption(msgspec.Struct, frozen=True, kw_only=True):
+    option_id: Id
+    text: CriteriaText
+    points: Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+
+
+class Criterion(msgspec.Struct, frozen=True, kw_only=True):
+    criterion_id: Id
+    text: CriteriaText
+    #: A heading the criterion sits under in its decision (a part or a phase); display only.
+    section: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    options: list[CriterionOption]
+    fail_options: list[Id] = []
+
+
+class Band(msgspec.Struct, frozen=True, kw_only=True):
+    min_percent: Annotated[float, msgspec.Meta(ge=0, le=100)]
+    level: SafetyLevel
+    #: The decision's own name of the class (several classes may share a level).
+    label: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class CriteriaSource(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a shipped set comes from: the decision's number, issuer and date, and what was read."""
+
+    decision: Annotated[str, msgspec.Meta(max_length=200)]
+    issuer: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    date: Day
+    urls: list[Annotated[str, msgspec.Meta(max_length=1000)]] = []
+    note: Text = ""
+    #: The number of criteria and the points the decision itself states, to check a whole set by.
+    stated_criteria: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    stated_max_points: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class CriteriaSetEvent(Event, frozen=True, kw_only=True):
+    """A criteria set document of SPEC section 10 (one version); the reporter stamps `published_at`."""
+
+    set_id: Id
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    kinds: list[Annotated[str, msgspec.Meta(max_length=32)]]
+    criteria: list[Criterion]
+    bands: list[Band]
+    fail_level: SafetyLevel | None = None
+    validity_days: Annotated[int, msgspec.Meta(ge=1, le=3660)]
+    source: CriteriaSource | None = None
+    #: What of the decision is not in this set (empty when the set is whole).
+    gaps: list[Text] = []
+    published_at: EpochMs | None = None
+
+
+class AssessmentEvent(Event, frozen=True, kw_only=True):
+    assessment_id: Uuid
+    venue_id: Id
+    set_id: Id
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    answers: dict[Id, Id]
+    assessed_at: EpochMs
+    points: Annotated[int, msgspec.Meta(ge=0)]
+    max_points: Annotated[int, msgspec.Meta(ge=1)]
+    percent: Annotated[float, msgspec.Meta(ge=0, le=100)]
+    level: SafetyLevel
+    failed: list[Id] = []
+    valid_until: EpochMs
+    #: The staff id, or the venue id for a venue owner's token.
+    by: Annotated[str, msgspec.Meta(max_length=128)]
+
+
+class InspectionEvent(Event, frozen=True, kw_only=True):
+    inspection_id: Uuid
+    venue_id: Id
+    result: Literal["pass", "fail"]
+    note: Text = ""
+    suspend: bool = False
+    staff_id: Annotated[str, msgspec.Meta(max_length=128)]
+    at: EpochMs
+
+
+class VenueReportEvent(Event, frozen=True, kw_only=True):
+    """A resident's report of a venue; `person_id` and `device_id` are for abuse control only."""
+
+    report_id: Uuid
+    venue_id: Id
+    category: Literal["no_distancing", "no_masks", "no_checkin", "crowded", "other"]
+    text: Text = ""
+    person_id: Id
+    device_id: Id
+    received_at: EpochMs
+
+
+# --- SPEC section 11: clusters -----------------------------------------------------------------
+
+#: `<venue_id>@<YYYYMMDD>T<HH>Z`: the venue and the cluster's first UTC hour (docs/rules.md).
+ClusterId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}@\d{8}T\d{2}Z$(?!\n)")]
+
+
+class Cluster(msgspec.Struct, frozen=True, kw_only=True):
+    """One cluster as SPEC 11 shows it, `end` exclusive; `status` as of the event's `at`, and
+    `closes_at` the instant it turns `closed` if no later cluster hour extends it."""
+
+    cluster_id: ClusterId
+    venue_id: Id
+    start: EpochMs
+    end: EpochMs
+    cases: list[Uuid]
+    status: Literal["open", "closed"]
+    closes_at: EpochMs
+
+
+class ClustersEvent(Event, frozen=True, kw_only=True):
+    """A venue's whole current cluster list (key venue_id, compacted): each event replaces the
+    previous one, so merged or vanished cluster ids need no event of their own; `[]` when the
+    venue has none left."""
+
+    venue_id: Id
+    clusters: list[Cluster]
+    at: EpochMs
+
+
 E = TypeVar("E", bound=msgspec.Struct)
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -147,6 +276,17 @@ _ENCODER = msgspec.msgpack.Encoder()
 def encode(event: msgspec.Struct) -> bytes:
     """msgpack bytes of an event (a map with field names as keys)."""
     return _ENCODER.encode(event)
+
+
+def encode_valid(event: msgspec.Struct) -> bytes:
+    """msgpack bytes of an event checked against its schema; raises `InvalidEvent` otherwise.
+
+    msgspec does not validate on construction: a struct built from unchecked values would
+    otherwise reach a topic (or Redis) that every reader then refuses.
+    """
+    data = encode(event)
+    decode(type(event), data)
+    return data
 
 
 @cache
@@ -177,4 +317,9 @@ TOPIC_EVENTS: dict[str, type[Event]] = {
     "exposures.v1": ExposureEvent,
     "audit.v1": AuditEvent,
     "staff.v1": StaffEvent,
+    "criteria.v1": CriteriaSetEvent,
+    "assessments.v1": AssessmentEvent,
+    "inspections.v1": InspectionEvent,
+    "venue-reports.v1": VenueReportEvent,
+    "clusters.v1": ClustersEvent,
 }

@@ -15,9 +15,9 @@ from pydantic import StringConstraints
 
 ID_PATTERN: Final = r"^[A-Za-z0-9_.-]{1,64}$(?!\n)"
 ID_RE: Final = re.compile(ID_PATTERN)
-UUID_PATTERN: Final = (
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$(?!\n)"
-)
+#: The UUID's characters without anchors, for checks that match many ids in one pass.
+UUID_FORM: Final = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+UUID_PATTERN: Final = rf"^{UUID_FORM}$(?!\n)"
 UUID_RE: Final = re.compile(UUID_PATTERN)
 NAMESPACE_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,40}$(?!\n)")
 ID_HELP: Final = "1 to 64 characters of A-Z a-z 0-9 _ . -"
@@ -28,6 +28,7 @@ Uuid = Annotated[str, msgspec.Meta(pattern=UUID_PATTERN)]
 #: The same id in pydantic models and FastAPI parameters (a compiled pattern: Python's engine,
 #: which reads the lookahead; pydantic's default engine does not).
 IdStr = Annotated[str, StringConstraints(pattern=ID_RE)]
+UuidStr = Annotated[str, StringConstraints(pattern=UUID_RE)]
 
 
 def is_valid_id(value: str) -> bool:

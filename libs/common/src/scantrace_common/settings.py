@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scantrace_common.ids import NAMESPACE_RE
 
+#: `SCANTRACE_RETENTION_DAYS` when unset: how long visits and scans are kept.
+DEFAULT_RETENTION_DAYS = 21
 #: Used only where no secret was configured; `require_real_secret` refuses it outside development.
 DEV_AUTH_SECRET = "scantrace-development-secret-change-me"  # noqa: S105 - documented placeholder
 
@@ -26,7 +28,7 @@ class CommonSettings(BaseSettings):
     #: Prefix for every topic name and Redis key, so tests can share one broker and one Redis.
     namespace: str = ""
     auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
-    retention_days: int = Field(default=21, ge=1, le=3650)
+    retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, ge=1, le=3650)
     state_dir: Path = Path(".scantrace")
     log_level: str = "INFO"
     #: "development" allows the placeholder auth secret; anything else refuses it at start-up.

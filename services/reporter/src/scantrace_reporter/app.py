@@ -1,4 +1,5 @@
-"""The reporter app: clients opened in the lifespan, consumers and gauges in the background."""
+"""The reporter app: clients opened in the lifespan, consumers in the background, and the answers
+the domain exceptions get (`TRANSLATIONS`)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,25 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Final
 
 from fastapi import FastAPI
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from scantrace_common.http import create_app
+from scantrace_common.errors import ApiError
+from scantrace_common.http import Translations, create_app
 from scantrace_common.kafka import DurableProducer, KafkaUnavailable
 from scantrace_common.qr import QrSigner
 from scantrace_common.redis_client import connect, ping
-from scantrace_common.timeparse import now_ms
 from scantrace_common.topics import ensure_topics
-from scantrace_reporter.api import router
 from scantrace_reporter.consumers import ReporterConsumers
-from scantrace_reporter.days import DayClock
+from scantrace_reporter.days import DayClock, DayRefused
 from scantrace_reporter.keys import Keys
-from scantrace_reporter.metrics import ACTIVE_RATIO, DECLARATION_RATIO, GAUGE_LEVELS
 from scantrace_reporter.poster import FontMissing, PosterFonts
 from scantrace_reporter.registry import Registry
+from scantrace_reporter.routes import router
 from scantrace_reporter.service import ReporterService
 from scantrace_reporter.settings import ReporterSettings
 from scantrace_reporter.staff.routes import router as staff_router
@@ -61,19 +64,26 @@ async def start_producer(producer: DurableProducer, attempts: int = 30) -> None:
             await asyncio.sleep(1.0)
 
 
-async def refresh_gauges(service: ReporterService, clock: DayClock, interval_s: float) -> None:
-    """Today's ratios of the province and district units, every `interval_s` seconds."""
-    while True:
-        try:
-            units = [u.unit_id for u in service.registry.units.values() if u.level in GAUGE_LEVELS]
-            if units:
-                today = clock.day_of(now_ms())
-                for row in await service.store.figures(units, today):
-                    ACTIVE_RATIO.labels(unit_id=row.unit_id).set(row.active_ratio or 0.0)
-                    DECLARATION_RATIO.labels(unit_id=row.unit_id).set(row.declaration_ratio or 0.0)
-        except Exception:  # a gauge refresh must never kill the service; retried next round
-            log.exception("refreshing the ratio gauges failed")
-        await asyncio.sleep(interval_s)
+def _unavailable(message: str) -> Callable[[Exception], ApiError]:
+    def translate(_: Exception) -> ApiError:
+        return ApiError(503, message, retry_after_s=5)
+
+    return translate
+
+
+_REDIS_DOWN: Final = _unavailable(
+    "Redis unavailable: retry after Retry-After seconds "
+    "(a write already published is applied once Redis is back; retrying it is safe)"
+)
+#: The domain exceptions a route lets out, as the answers they are (one handler, in create_app).
+TRANSLATIONS: Final[Translations] = {
+    KafkaUnavailable: _unavailable(
+        "Kafka unavailable: nothing was applied; retry after Retry-After seconds"
+    ),
+    RedisConnectionError: _REDIS_DOWN,
+    RedisTimeoutError: _REDIS_DOWN,
+    DayRefused: lambda exc: ApiError(422, str(exc)),
+}
 
 
 def create_reporter_app(settings: ReporterSettings) -> FastAPI:
@@ -89,7 +99,9 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         await store.load()
         producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-reporter")
         await start_producer(producer)
-        await ensure_topics(settings.kafka_bootstrap, settings.namespace)
+        await ensure_topics(
+            settings.kafka_bootstrap, settings.namespace, retention_days=settings.retention_days
+        )
         service = ReporterService(
             store=store, publisher=producer, signer=signer, namespace=settings.namespace
         )
@@ -107,9 +119,7 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         app.state.consumers = consumers if settings.reporter_consumers else None
         app.state.staff = staff = StaffRuntime(settings, redis, producer)
         staff.start()
-        tasks: list[asyncio.Task[None]] = [
-            asyncio.create_task(refresh_gauges(service, clock, settings.ratio_gauge_interval_s))
-        ]
+        tasks: list[asyncio.Task[None]] = []
         if settings.reporter_consumers:
             tasks.append(asyncio.create_task(consumers.run()))
         try:
@@ -150,6 +160,7 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         lifespan=lifespan,
         staff_tokens=True,
         description="Units, venues and their QR posters, quarantines and compliance (SPEC 4).",
+        translate=TRANSLATIONS,
     )
     app.include_router(router)
     app.include_router(staff_router)

@@ -113,8 +113,8 @@ class ReporterConsumers:
         return _poison(batch, refused)
 
     async def _handle_scans(self, batch: list[Decoded[ScanEvent]]) -> PoisonList | None:
-        await self.store.ingest_scans([d.event for d in batch])
-        return None
+        ingested = await self.store.ingest_scans([d.event for d in batch])
+        return _poison(batch, ingested.refused)
 
     async def _handle_quarantines(self, batch: list[Decoded[QuarantineEvent]]) -> PoisonList | None:
         refused = await self.store.apply_quarantines([d.event for d in batch])
@@ -123,8 +123,8 @@ class ReporterConsumers:
     async def _handle_declarations(
         self, batch: list[Decoded[DeclarationEvent]]
     ) -> PoisonList | None:
-        await self.store.apply_declarations([d.event for d in batch])
-        return None
+        refused = await self.store.apply_declarations([d.event for d in batch])
+        return _poison(batch, refused)
 
     # lifecycle -------------------------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""The reporter's Prometheus metrics: the only ones it exports besides the process defaults."""
+"""The reporter's Prometheus metrics: the only ones it exports besides the process defaults.
+
+None holds a compliance figure: /metrics needs no token (SPEC 2), and who complies how well is
+for staff within their units (the API), not for whoever reaches the scrape port (finding 11).
+"""
 
 from __future__ import annotations
 
@@ -28,18 +32,6 @@ QUERY_DURATION: Final = Histogram(
     ["scope"],
     buckets=LATENCY_BUCKETS,
 )
-#: Today's active_ratio of the province and district units only (low cardinality).
-ACTIVE_RATIO: Final = Gauge(
-    "scantrace_reporter_active_ratio",
-    "Today's share of registered venues with at least one scan (province and districts)",
-    ["unit_id"],
-)
-#: Today's declaration_ratio of the province and district units only.
-DECLARATION_RATIO: Final = Gauge(
-    "scantrace_reporter_declaration_ratio",
-    "Today's share of quarantined persons who declared (province and districts)",
-    ["unit_id"],
-)
 #: Events sent to `<topic>.dlq`, per source topic.
 DLQ_EVENTS: Final = Counter(
     "scantrace_reporter_dlq_events_total",
@@ -50,6 +42,3 @@ DLQ_EVENTS: Final = Counter(
 CONSUMER_METRICS: Final = ConsumerMetrics(
     processed=EVENTS_PROCESSED, dead_lettered=DLQ_EVENTS, lag=CONSUMER_LAG
 )
-
-#: Levels whose today's ratios are exported as gauges.
-GAUGE_LEVELS: Final = frozenset({"province", "district"})

@@ -1,17 +1,29 @@
-"""Request bodies of the reporter API (validated by pydantic; errors answer 422)."""
+"""Request bodies and parameter types of the reporter API (validated by pydantic; errors answer 422)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
 
+from scantrace_common.ids import IdStr
 from scantrace_common.venue_kinds import VENUE_KINDS
+from scantrace_reporter.days import parse_day
 
-IdStr = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-DayStr = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+#: A `YYYY-MM-DD` day, read by `days.parse_day` (the one parser: what it refuses is a 422).
+Day = Annotated[
+    date,
+    PlainValidator(parse_day),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}),
+]
 Level = Literal["province", "district", "commune", "agency"]
+#: Items of one batch request.
+MAX_BATCH: Final = 1000
+#: A batch body: a JSON array of objects, each judged on its own (into UnitIn or VenueIn).
+BatchItems = Annotated[list[dict[str, Any]], Body(max_length=MAX_BATCH)]
 
 
 def _clean_name(value: str) -> str:
@@ -56,5 +68,5 @@ class QuarantineIn(BaseModel):
 
     person_id: IdStr
     unit_id: IdStr
-    from_date: DayStr = Field(alias="from")
-    to_date: DayStr = Field(alias="to")
+    from_date: Day = Field(alias="from")
+    to_date: Day = Field(alias="to")

@@ -112,14 +112,18 @@ class Registry:
     # venues ----------------------------------------------------------------------------------
 
     def add_venue(self, event: VenueEvent) -> VenueEvent | None:
-        """Apply a venue event; returns the previous state (None if new). The unit must exist."""
+        """Apply a venue event; returns the previous state (None if new). The unit must exist.
+
+        DayRefused when its times fall on no day the reporter can count (nothing is changed).
+        """
+        days = venue_days(event, self.clock)
         if event.unit_id not in self.units:
             raise UnknownUnit(event.unit_id)
         previous = self.venues.get(event.venue_id)
         if previous is not None and previous.unit_id != event.unit_id:
             raise RegistryConflict(f"venue {event.venue_id} cannot move to another unit")
         self.venues[event.venue_id] = event
-        self.days[event.venue_id] = venue_days(event, self.clock)
+        self.days[event.venue_id] = days
         self.venues_of_unit.setdefault(event.unit_id, set()).add(event.venue_id)
         return previous
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from scantrace_common.errors import ApiError
 from scantrace_common.events import QuarantineEvent, UnitEvent, VenueEvent, encode
+from scantrace_common.http import describe_validation
 from scantrace_common.qr import QrSigner
 from scantrace_common.timeparse import format_time, now_ms
 from scantrace_common.topics import QUARANTINES, UNITS, VENUES, topic_name
-from scantrace_reporter.days import parse_day
+from scantrace_reporter.days import check_quarantine
 from scantrace_reporter.models import QuarantineIn, UnitIn, VenueIn
-from scantrace_reporter.store import MAX_QUARANTINE_DAYS, ComplianceStore
+from scantrace_reporter.store import ComplianceStore
 
 
 class Publisher(Protocol):
@@ -29,25 +30,24 @@ class Publisher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Why one item was refused: an HTTP status and a message."""
+    """Why one item of a batch was refused: an HTTP status and a message."""
 
     status: int
     error: str
 
-
-class Refused(Exception):
-    def __init__(self, status: int, error: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
+    def as_error(self) -> ApiError:
+        return ApiError(self.status, self.error)
 
 
-def describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error.get("loc", ()))
-        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts)
+T = TypeVar("T")
+
+
+def only(results: list[T | Rejection]) -> T:
+    """The result of a request that held one item; its rejection is raised as the answer."""
+    (result,) = results
+    if isinstance(result, Rejection):
+        raise result.as_error()
+    return result
 
 
 class ReporterService:
@@ -76,7 +76,7 @@ class ReporterService:
             try:
                 unit = raw if isinstance(raw, UnitIn) else UnitIn.model_validate(raw)
             except ValidationError as exc:
-                results.append(Rejection(422, describe(exc)))
+                results.append(Rejection(422, describe_validation(exc.errors())))
                 continue
             key = "unit:" + unit.unit_id
             if unit.unit_id in self.registry.units or key in self._claimed:
@@ -118,7 +118,7 @@ class ReporterService:
             try:
                 venue = raw if isinstance(raw, VenueIn) else VenueIn.model_validate(raw)
             except ValidationError as exc:
-                results.append(Rejection(422, describe(exc)))
+                results.append(Rejection(422, describe_validation(exc.errors())))
                 continue
             venue_id = venue.venue_id or "v-" + secrets.token_hex(8)
             key = "venue:" + venue_id
@@ -156,7 +156,7 @@ class ReporterService:
         """Revoke from now on; revoking a revoked venue changes nothing."""
         venue = self.registry.venues.get(venue_id)
         if venue is None:
-            raise Refused(404, f"no venue {venue_id!r}")
+            raise ApiError(404, f"no venue {venue_id!r}")
         if venue.revoked_at is not None:
             return venue
         revoked = VenueEvent(
@@ -186,22 +186,18 @@ class ReporterService:
     # quarantines -----------------------------------------------------------------------------
 
     async def register_quarantine(self, body: QuarantineIn) -> QuarantineEvent:
+        """Check the unit and the period (days.check_quarantine, as the consumer will), publish."""
         if body.unit_id not in self.registry.units:
-            raise Refused(422, f"unit_id {body.unit_id!r} is not a unit")
-        try:
-            first, last = parse_day(body.from_date), parse_day(body.to_date)
-        except ValueError as exc:
-            raise Refused(422, str(exc)) from exc
-        if last < first:
-            raise Refused(422, "'to' is before 'from'")
-        if last - first >= timedelta(days=MAX_QUARANTINE_DAYS):
-            raise Refused(422, f"a quarantine lasts at most {MAX_QUARANTINE_DAYS} days")
+            raise ApiError(422, f"unit_id {body.unit_id!r} is not a unit")
+        at = now_ms()
+        first, last = body.from_date, body.to_date
+        check_quarantine(first, last, self.store.clock.day_of(at))
         event = QuarantineEvent(
             person_id=body.person_id,
             unit_id=body.unit_id,
             from_date=first.isoformat(),
             to_date=last.isoformat(),
-            registered_at=now_ms(),
+            registered_at=at,
         )
         await self.publisher.send_batch(
             self._quarantines_topic, [(event.person_id.encode(), encode(event))]

@@ -11,7 +11,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -19,7 +20,6 @@ from redis.asyncio import Redis
 
 from scantrace_common.events import (
     DeclarationEvent,
-    InvalidEvent,
     QuarantineEvent,
     ScanEvent,
     UnitEvent,
@@ -27,7 +27,7 @@ from scantrace_common.events import (
     decode,
     encode,
 )
-from scantrace_reporter.days import DayClock, days_between, parse_day
+from scantrace_reporter.days import DayClock, DayRefused, check_quarantine, days_between, parse_day
 from scantrace_reporter.figures import Figures, from_counters
 from scantrace_reporter.keys import Keys
 from scantrace_reporter.registry import Registry, RegistryConflict, UnknownUnit
@@ -37,10 +37,15 @@ log = logging.getLogger(__name__)
 
 #: Scans per script call: bounds how long one call holds Redis (queries wait behind it).
 SCRIPT_CHUNK = 1000
-#: A quarantine longer than this is refused (it would write one set member per day).
-MAX_QUARANTINE_DAYS = 400
-
 _pack = msgspec.msgpack.encode
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What a scan batch did: how many scans were new, and those refused with the reason."""
+
+    new: int
+    refused: list[tuple[ScanEvent, str]]
 
 
 class ComplianceStore:
@@ -88,6 +93,8 @@ class ComplianceStore:
                     self.registry.add_venue(venue)
                 except (UnknownUnit, RegistryConflict):
                     self._pending_venues[venue.venue_id] = venue
+                except DayRefused as exc:  # kept by an older version; never countable
+                    log.warning("ignoring venue %s of the view: %s", venue.venue_id, exc)
             members: set[bytes] = await self.redis.smembers(self.keys.data_days)  # type: ignore[assignment]
             self._data_days = {parse_day(m.decode()) for m in members}
 
@@ -138,6 +145,9 @@ class ComplianceStore:
                     continue
                 try:
                     self.registry.add_venue(event)
+                except DayRefused as exc:
+                    refused.append((event, str(exc)))
+                    continue
                 except UnknownUnit:
                     # Kept until its unit arrives; stored in the view so a restart keeps it too.
                     self._pending_venues[event.venue_id] = event
@@ -234,11 +244,16 @@ class ComplianceStore:
 
     # scans -----------------------------------------------------------------------------------
 
-    async def ingest_scans(self, scans: Sequence[ScanEvent]) -> int:
-        """Count the scans not seen before; returns how many were new."""
+    async def ingest_scans(self, scans: Sequence[ScanEvent]) -> Ingested:
+        """Count the scans not seen before; those of a day beyond computing are refused."""
         by_day: dict[date, list[list[str]]] = {}
+        refused: list[tuple[ScanEvent, str]] = []
         for scan in scans:
-            day = self.clock.day_of(scan.scanned_at)
+            try:
+                day = self.clock.day_of(scan.scanned_at)
+            except DayRefused as exc:
+                refused.append((scan, f"scanned_at: {exc}"))
+                continue
             entry = [
                 scan.scan_id,
                 scan.venue_id,
@@ -251,7 +266,7 @@ class ComplianceStore:
             else:
                 bucket.append(entry)
         if not by_day:
-            return 0
+            return Ingested(0, refused)
         async with self.lock:
             pipe = self.redis.pipeline(transaction=False)
             new_days = []
@@ -272,7 +287,7 @@ class ComplianceStore:
                 pipe.sadd(self.keys.data_days, *[d.isoformat() for d in new_days])
             results = await pipe.execute()
             self._data_days.update(new_days)
-        return sum(r for r in results[: len(results) - (1 if new_days else 0)])
+        return Ingested(sum(r for r in results[: len(results) - (1 if new_days else 0)]), refused)
 
     def _venue_info(self, day: date, venue_ids: Iterable[str]) -> dict[str, list[str]]:
         registry = self.registry
@@ -296,8 +311,8 @@ class ComplianceStore:
         for event in events:
             try:
                 chain = self.registry.chain(event.unit_id)
-                first, last = quarantine_days(event.from_date, event.to_date)
-            except (UnknownUnit, InvalidEvent) as exc:
+                first, last = self.quarantine_days(event)
+            except (UnknownUnit, DayRefused) as exc:
                 refused.append((event, f"{type(exc).__name__}: {exc}"))
                 continue
             for day in days_between(first, last):
@@ -310,10 +325,25 @@ class ComplianceStore:
         await pipe.execute()
         return refused
 
-    async def apply_declarations(self, events: Sequence[DeclarationEvent]) -> None:
+    def quarantine_days(self, event: QuarantineEvent) -> tuple[date, date]:
+        """The first and last day of a quarantine; DayRefused when it cannot be counted."""
+        first, last = parse_day(event.from_date), parse_day(event.to_date)
+        check_quarantine(first, last, self.clock.day_of(event.registered_at))
+        return first, last
+
+    async def apply_declarations(
+        self, events: Sequence[DeclarationEvent]
+    ) -> list[tuple[DeclarationEvent, str]]:
+        """Record who declared on which day; those of a day beyond computing are refused."""
+        refused: list[tuple[DeclarationEvent, str]] = []
         by_day: dict[date, set[str]] = {}
         for event in events:
-            by_day.setdefault(self.clock.day_of(event.declared_at), set()).add(event.person_id)
+            try:
+                day = self.clock.day_of(event.declared_at)
+            except DayRefused as exc:
+                refused.append((event, f"declared_at: {exc}"))
+                continue
+            by_day.setdefault(day, set()).add(event.person_id)
         pipe = self.redis.pipeline(transaction=False)
         for day, persons in by_day.items():
             if self._live(day):
@@ -321,6 +351,7 @@ class ComplianceStore:
                 pipe.sadd(key, *persons)
                 pipe.expireat(key, self._expire(day))
         await pipe.execute()
+        return refused
 
     # queries ---------------------------------------------------------------------------------
 
@@ -381,16 +412,3 @@ def is_stale(current: VenueEvent, event: VenueEvent) -> bool:
     """An event older than the state we hold: the consumer re-reading the registration after
     this process applied the revocation (revocations are final: never undone)."""
     return current.revoked_at is not None and event.revoked_at is None
-
-
-def quarantine_days(from_date: str, to_date: str) -> tuple[date, date]:
-    """The first and last day of a quarantine; InvalidEvent when malformed or too long."""
-    try:
-        first, last = parse_day(from_date), parse_day(to_date)
-    except ValueError as exc:
-        raise InvalidEvent(str(exc)) from exc
-    if last < first:
-        raise InvalidEvent("quarantine ends before it starts")
-    if last - first >= timedelta(days=MAX_QUARANTINE_DAYS):
-        raise InvalidEvent(f"quarantine longer than {MAX_QUARANTINE_DAYS} days")
-    return first, last

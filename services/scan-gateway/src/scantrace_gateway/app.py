@@ -1,4 +1,4 @@
-"""The gateway's FastAPI app: routes, request metrics, and the clients opened in the lifespan."""
+"""The gateway's FastAPI app: routes, fast routes, request metrics, the clients of the lifespan."""
 
 from __future__ import annotations
 
@@ -7,24 +7,26 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Container
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scantrace_common import topics
-from scantrace_common.http import create_app
+from scantrace_common.errors import ApiError
+from scantrace_common.http import Translations, create_app
 from scantrace_common.logs import configure_logging
 from scantrace_common.qr import QrError, QrVerifier
 from scantrace_common.redis_client import connect, ping
 from scantrace_gateway import metrics, openapi
 from scantrace_gateway.dedup import Deduper, LocalDeduper, RedisDeduper
-from scantrace_gateway.publisher import KafkaLink, KafkaSpoolPublisher, Publisher
+from scantrace_gateway.fastroutes import FastRoutes, Handler
+from scantrace_gateway.publisher import KafkaLink, KafkaSpoolPublisher, Publisher, Unavailable
 from scantrace_gateway.ratelimit import RateLimiter, parse_rate_limits
-from scantrace_gateway.revocations import RevocationFollower, RevokedVenues
+from scantrace_gateway.revocations import RevocationFollower, Revocations, RevokedVenues
 from scantrace_gateway.routes import declarations, devices, scans
 from scantrace_gateway.settings import GatewaySettings
 from scantrace_gateway.spool import claim_slot
@@ -42,19 +44,28 @@ _ROUTES = {
     "/openapi.json": "/openapi.json",
 }
 
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-#: The hot endpoints, served straight from the middleware: FastAPI's routing and dependency
-#: machinery costs more per request than the whole intake. FastAPI still lists them (OpenAPI).
+#: The hot endpoints, served by `FastRoutes` (FastAPI still declares them, for OpenAPI).
 FAST_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/scans"): scans.post_scans,
     ("POST", "/v1/declarations"): declarations.post_declaration,
 }
 
 
+def _unavailable(exc: Exception) -> ApiError:
+    retry_after_s = exc.retry_after_s if isinstance(exc, Unavailable) else 5
+    return ApiError(
+        503,
+        f"cannot store it now ({exc}); nothing of this request was accepted: retry",
+        retry_after_s=retry_after_s,
+    )
+
+
+#: Domain exceptions a route lets out, as the answers they get.
+TRANSLATIONS: Translations = {Unavailable: _unavailable}
+
+
 class RequestMetrics:
-    """Pure ASGI middleware: counts and times every request, and serves the hot routes."""
+    """Pure ASGI middleware: counts and times every request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -78,12 +89,7 @@ class RequestMetrics:
             await send(message)
 
         try:
-            handler = FAST_ROUTES.get((scope["method"], path))
-            if handler is None:
-                await self.app(scope, receive, send_wrapper)
-            else:
-                response = await handler(Request(scope, receive))
-                await response(scope, receive, send_wrapper)
+            await self.app(scope, receive, send_wrapper)
         finally:
             counter = self._counters.get((route, status))
             if counter is None:
@@ -112,7 +118,7 @@ class Overrides:
     scan_deduper: Deduper | None = None
     declaration_deduper: Deduper | None = None
     verify_qr: Callable[[str], str] | None = None
-    revoked: Container[str] | None = None
+    revoked: Revocations | None = None
 
 
 def _gateway(
@@ -121,7 +127,7 @@ def _gateway(
     scan_deduper: Deduper,
     declaration_deduper: Deduper,
     verify_qr: Callable[[str], str],
-    revoked: Container[str],
+    revoked: Revocations,
 ) -> Gateway:
     return Gateway(
         settings=settings,
@@ -149,24 +155,33 @@ def create_gateway_app(settings: GatewaySettings, overrides: Overrides | None = 
                 overrides.scan_deduper or LocalDeduper(),
                 overrides.declaration_deduper or LocalDeduper(),
                 overrides.verify_qr or qr_verifier(settings),
-                overrides.revoked if overrides.revoked is not None else RevokedVenues(),
+                overrides.revoked
+                if overrides.revoked is not None
+                else RevokedVenues(caught_up=True),
             )
             yield
             return
         async with _real_gateway(app, settings):
             yield
 
-    checks = {} if overrides is not None else {"kafka": _kafka_ready, "redis": _redis_ready}
+    checks = (
+        {}
+        if overrides is not None
+        else {"kafka": _kafka_ready, "redis": _redis_ready, "revocations": _revocations_ready}
+    )
     app = create_app(
         title="scantrace scan-gateway",
         settings=settings,
         readiness_checks=checks,
         lifespan=lifespan,
         description="Device enrolment, scans and health declarations intake.",
+        translate=TRANSLATIONS,
     )
     app.include_router(devices.router)
     app.include_router(scans.router)
     app.include_router(declarations.router)
+    # The last added runs first: metrics see every request, fast routes included.
+    app.add_middleware(FastRoutes, routes=FAST_ROUTES, translate=TRANSLATIONS)
     app.add_middleware(RequestMetrics)
     openapi.install(app)
     return app
@@ -197,6 +212,7 @@ async def _real_gateway(app: FastAPI, settings: GatewaySettings) -> AsyncIterato
         spool,
         produce_timeout_s=settings.gateway_produce_timeout_s,
         spool_first=settings.gateway_ack == "spool",
+        retention_ms=settings.retention_ms,
     )
     publisher.start()
     revoked = RevokedVenues()
@@ -241,6 +257,11 @@ async def _kafka_ready(app: FastAPI) -> None:
 
 async def _redis_ready(app: FastAPI) -> None:
     await ping(app.state.redis)
+
+
+async def _revocations_ready(app: FastAPI) -> None:
+    gateway: Gateway = app.state.gateway
+    gateway.require_revocations()
 
 
 def create_app_from_env() -> FastAPI:

@@ -1,7 +1,8 @@
 """Decoding and judging request bodies: JSON or msgpack, one item or an array, item by item.
 
 The fast path decodes the whole body straight into typed structs; only when that fails are
-the items decoded one by one, so each invalid item gets its own error.
+the items decoded one by one, so each invalid item gets its own error. A body refused as a
+whole is an `ApiError` (400, 413, 415); an item refused is an `Invalid` (422).
 """
 
 from __future__ import annotations
@@ -13,20 +14,18 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from scantrace_common.errors import ApiError
 from scantrace_common.events import DeclarationEvent, ScanEvent, encode
+from scantrace_common.ids import UUID_FORM, Id, Uuid, is_valid_id, is_valid_uuid
 from scantrace_common.qr import QrError
 from scantrace_common.timeparse import parse_time
 from scantrace_gateway.settings import MAX_ITEMS
 from scantrace_gateway.spool import Record
 
-Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-Uuid = Annotated[str, msgspec.Meta(pattern=f"^{_UUID}$")]
 # Scans skip msgspec's per-field regexes (the dearest part of decoding): scan ids are checked
-# with one regex over the whole batch, and a person_id must equal the token's anyway.
-_UUID_RE = re.compile(_UUID)
-_UUID_LINES = re.compile(f"(?:{_UUID}\n)*")
-_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# with one regex over the whole batch, and a person_id must equal the token's anyway (whose
+# person is a checked id, see state.TokenCache).
+_UUID_LINES = re.compile(f"(?:{UUID_FORM}\n)*")
 ScanId = Annotated[str, msgspec.Meta(min_length=36, max_length=36)]
 PersonId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 TimeIn = Annotated[int, msgspec.Meta(ge=0)] | Annotated[str, msgspec.Meta(max_length=40)]
@@ -66,14 +65,6 @@ class DeviceIn(msgspec.Struct, frozen=True):
 Format = Literal["json", "msgpack"]
 
 
-class BodyError(Exception):
-    """The body as a whole is refused: `status` is 400, 413 or 415."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def body_format(content_type: str | None) -> Format:
     """json or msgpack from the Content-Type; 415 for anything else."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
@@ -81,7 +72,7 @@ def body_format(content_type: str | None) -> Format:
         return "json"
     if media in _MSGPACK_ALIASES:
         return "msgpack"
-    raise BodyError(415, "Content-Type must be application/json or application/msgpack")
+    raise ApiError(415, "Content-Type must be application/json or application/msgpack")
 
 
 def _decoder(fmt: Format, type_: Any) -> Callable[[bytes | memoryview], Any]:
@@ -104,10 +95,24 @@ Reason = Literal[
 ]
 
 
-class Invalid(Exception):
+class Invalid(ApiError):
+    """An item refused (422); `reason` labels the rejection metrics."""
+
     def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
+        super().__init__(422, message)
         self.reason = reason
+
+
+#: What refuses a body as unparseable. msgspec skips unknown fields, and decodes untyped parts,
+#: recursively: a body nested about a thousand levels deep raises RecursionError, before anything
+#: of it was judged (finding 6).
+_UNPARSEABLE = (msgspec.DecodeError, RecursionError)
+
+
+def _unparseable(fmt: Format, exc: Exception) -> ApiError:
+    if isinstance(exc, RecursionError):
+        return ApiError(400, f"unparseable {fmt} body: nested too deeply")
+    return ApiError(400, f"unparseable {fmt} body: {exc}")
 
 
 @dataclass(slots=True)
@@ -165,7 +170,7 @@ def _time(value: int | str, name: str, ctx: Context) -> int:
 
 def _check_person(person_id: str, ctx: Context) -> None:
     if person_id != ctx.person_id:
-        if _ID_RE.fullmatch(person_id) is None:
+        if not is_valid_id(person_id):
             raise Invalid("malformed", "person_id: expected 1 to 64 of [A-Za-z0-9_.-]")
         raise Invalid("person_mismatch", "person_id is not the device token's person")
 
@@ -174,7 +179,7 @@ def judge_scan(
     scan: ScanIn, ctx: Context, topic: str, *, id_checked: bool = False
 ) -> tuple[Record, int]:
     """The record to publish for a valid scan and its scanned_at; raises Invalid."""
-    if not id_checked and _UUID_RE.fullmatch(scan.scan_id) is None:
+    if not id_checked and not is_valid_uuid(scan.scan_id):
         raise Invalid("malformed", "scan_id: expected a UUID")
     _check_person(scan.person_id, ctx)
     scanned_at = _time(scan.scanned_at, "scanned_at", ctx)
@@ -268,19 +273,17 @@ _check_template()
 
 
 def decode_scans(body: bytes, fmt: Format, ctx: Context, topic: str) -> Judged:
-    """Judge a scan body; raises BodyError (400/413) for the body as a whole."""
+    """Judge a scan body; raises ApiError (400/413) for the body as a whole."""
     try:
         decoded: ScanIn | list[ScanIn] = _FAST[fmt](body)
     except msgspec.ValidationError:
         # msgspec stops at the first type error, so the rest may still be unparseable.
         try:
             return _decode_scans_slowly(body, fmt, ctx, topic)
-        except msgspec.ValidationError as exc:
-            raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
-        except msgspec.DecodeError as exc:
-            raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
+        except _UNPARSEABLE as exc:
+            raise _unparseable(fmt, exc) from None
+    except _UNPARSEABLE as exc:
+        raise _unparseable(fmt, exc) from None
     single = isinstance(decoded, ScanIn)
     items = [decoded] if isinstance(decoded, ScanIn) else decoded
     judged = Judged(single)
@@ -360,7 +363,7 @@ def _decode_scans_slowly(body: bytes, fmt: Format, ctx: Context, topic: str) -> 
         judged.accept(scan.scan_id, record, scanned_at)
         return judged
     if len(raws) > MAX_ITEMS:
-        raise BodyError(413, f"at most {MAX_ITEMS} scans per request, got {len(raws)}")
+        raise ApiError(413, f"at most {MAX_ITEMS} scans per request, got {len(raws)}")
     judged = Judged(False)
     decode_one = _SCAN[fmt]
     for index, raw in enumerate(raws):
@@ -380,13 +383,13 @@ def _decode_scans_slowly(body: bytes, fmt: Format, ctx: Context, topic: str) -> 
 
 
 def decode_declaration(body: bytes, fmt: Format, ctx: Context, topic: str) -> tuple[str, Record]:
-    """The record of a valid declaration; raises BodyError (400) or Invalid (422)."""
+    """The record of a valid declaration; raises ApiError (400) or Invalid (422)."""
     try:
         item = _DECLARATION[fmt](body)
     except msgspec.ValidationError as exc:
         raise Invalid("malformed", _validation_message(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
+    except _UNPARSEABLE as exc:
+        raise _unparseable(fmt, exc) from None
     _check_person(item.person_id, ctx)
     declared_at = _time(item.declared_at, "declared_at", ctx)
     event = DeclarationEvent(
@@ -402,10 +405,10 @@ def decode_declaration(body: bytes, fmt: Format, ctx: Context, topic: str) -> tu
 
 
 def decode_device(body: bytes, fmt: Format) -> str:
-    """The person_id of an enrolment body; raises BodyError (400) or Invalid (422)."""
+    """The person_id of an enrolment body; raises ApiError (400) or Invalid (422)."""
     try:
         return str(_DEVICE[fmt](body).person_id)
     except msgspec.ValidationError as exc:
         raise Invalid("malformed", _validation_message(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise BodyError(400, f"unparseable {fmt} body: {exc}") from None
+    except _UNPARSEABLE as exc:
+        raise _unparseable(fmt, exc) from None

@@ -42,6 +42,11 @@ SPOOL_OLDEST_AGE = Gauge(
     "Age of the oldest undelivered spool item",
     multiprocess_mode="livemax",
 )
+#: Spooled items dropped at delivery instead of published: older than the retention by then.
+SPOOL_EXPIRED = Counter(
+    "scantrace_gateway_spool_expired_total",
+    "Spooled items dropped at delivery, older than the retention",
+)
 #: Time for one batch send to be acknowledged by the cluster.
 PRODUCE_DURATION = Histogram(
     "scantrace_gateway_kafka_produce_duration_seconds",

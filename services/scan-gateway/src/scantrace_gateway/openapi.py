@@ -3,7 +3,8 @@
 The hot routes read their bodies themselves (msgspec, not pydantic), so FastAPI cannot derive
 their schemas: the msgspec structs' schemas go under `components.schemas`, with references
 that point there (a `#/$defs/...` reference would point outside the document and leave
-clients and fuzzers unable to build a body), next to the bearer security scheme.
+clients and fuzzers unable to build a body), next to the bearer security scheme. Error answers
+use the common `{"error"}` schema (`scantrace_common.errors.error_doc`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI
 
-from scantrace_gateway.intake import DeclarationIn, DeviceIn, ScanIn, Uuid
+from scantrace_common.errors import error_doc
+from scantrace_common.ids import Uuid
+from scantrace_gateway.intake import DeclarationIn, DeviceIn, ScanIn
 
 BEARER = "deviceToken"
 #: `security` of an operation that needs a device token, and of one that needs none.
@@ -29,11 +32,6 @@ _STRUCTS["ScanIn"]["properties"]["scan_id"] = msgspec.json.schema(Uuid)
 
 SCHEMAS: dict[str, Any] = {
     **_STRUCTS,
-    "Error": {
-        "type": "object",
-        "properties": {"error": {"type": "string"}},
-        "required": ["error"],
-    },
     "IntakeResult": {
         "type": "object",
         "properties": {
@@ -82,30 +80,24 @@ def json_content(name: str) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": ref(name)}}}
 
 
-def error_response(description: str) -> dict[str, Any]:
-    return {"description": description, **json_content("Error")}
-
-
-RETRY_AFTER = {
-    "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}
-}
 _WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string"}}}
 
 
 def intake_errors(*, too_large: str, invalid: str) -> dict[int | str, dict[str, Any]]:
     """The refusals every token-protected intake route can answer."""
     return {
-        400: error_response("unparseable body"),
-        401: {**error_response("no valid device token"), "headers": _WWW_AUTHENTICATE},
-        403: error_response("a valid token that is not a device token"),
-        413: error_response(too_large),
-        415: error_response("Content-Type is not JSON or msgpack"),
-        422: error_response(invalid),
-        429: {**error_response("rate limited"), "headers": RETRY_AFTER},
-        503: {
-            **error_response("neither Kafka nor the spool can store it now; nothing was accepted"),
-            "headers": RETRY_AFTER,
-        },
+        400: error_doc("unparseable body (also: nested too deeply)"),
+        401: {**error_doc("no valid device token"), "headers": _WWW_AUTHENTICATE},
+        403: error_doc("a valid token that is not a device token"),
+        413: error_doc(too_large),
+        415: error_doc("Content-Type is not JSON or msgpack"),
+        422: error_doc(invalid),
+        429: error_doc("rate limited", retry_after=True),
+        503: error_doc(
+            "neither Kafka nor the spool can store it now, or (scans) the venue revocations are"
+            " not read yet after a start; nothing was accepted",
+            retry_after=True,
+        ),
     }
 
 

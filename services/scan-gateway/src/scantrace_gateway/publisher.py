@@ -3,7 +3,8 @@
 One flush at a time takes every item queued meanwhile (group commit) and sends it with batch
 sends. A failed or slow send switches to "degraded": items go straight to the spool (no
 per-request wait on a dead broker) until the replay task has delivered the whole spool, in
-order, and so proved the broker is back.
+order, and so proved the broker is back. Spooled items whose time is older than the retention
+when they are delivered are dropped, never published (`drop_expired`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
+import msgspec
 from aiokafka.partitioner import DefaultPartitioner
 
 from scantrace_common.kafka import DurableProducer
@@ -33,6 +35,10 @@ Sink = Literal["kafka", "spool"]
 #: The spool's delivery mark is fsynced at most this often; a crash resends at most the sends
 #: of this interval (downstream dedups by id).
 _ACK_PERSIST_INTERVAL_S = 0.2
+#: Batches whose oldest frame waited in the spool longer than this have their items' times
+#: examined at delivery. Younger ones (the steady `spool` ack mode) are sent unexamined: an item
+#: of theirs is at most this far past the retention, as it could be had Kafka taken it at once.
+_EXAMINE_AFTER_MS = 60_000
 
 
 class Unavailable(Exception):
@@ -173,6 +179,35 @@ async def send_records(sender: BatchSender, records: list[Record]) -> None:
     metrics.PRODUCE_DURATION.observe(time.perf_counter() - started)
 
 
+class _EventTime(msgspec.Struct):
+    """The time of a scans.v1 or declarations.v1 event; the other fields are skipped."""
+
+    scanned_at: int | None = None
+    declared_at: int | None = None
+
+
+_event_time = msgspec.msgpack.Decoder(_EventTime).decode
+
+
+def drop_expired(records: list[Record], oldest_ms: int) -> list[Record]:
+    """The records whose event time is not older than `oldest_ms`; the others are counted."""
+    kept: list[Record] = []
+    for record in records:
+        try:
+            stamp = _event_time(record[2])
+        except msgspec.DecodeError:
+            kept.append(record)  # not an event of ours: it was never judged by time
+            continue
+        at = stamp.scanned_at if stamp.scanned_at is not None else stamp.declared_at
+        if at is None or at >= oldest_ms:
+            kept.append(record)
+    expired = len(records) - len(kept)
+    if expired:
+        metrics.SPOOL_EXPIRED.inc(expired)
+        log.warning("dropped %d spooled items older than the retention", expired)
+    return kept
+
+
 class KafkaSpoolPublisher:
     """The real Publisher: Kafka first, the spool when Kafka fails or is slower than the bound."""
 
@@ -185,13 +220,16 @@ class KafkaSpoolPublisher:
         replay_batch_items: int = 20_000,
         adopt_orphans: bool = True,
         spool_first: bool = False,
+        retention_ms: int | None = None,
     ) -> None:
+        """`retention_ms`: spooled items older than this at delivery are dropped (None: none)."""
         self._sender = sender
         self._spool = spool
         self._timeout_s = produce_timeout_s
         self._replay_batch_items = replay_batch_items
         self._adopt_orphans = adopt_orphans
         self._spool_first = spool_first
+        self._retention_ms = retention_ms
         self._coalescer: Coalescer[Record, Sink] = Coalescer(self._flush)
         self._degraded = spool.items > 0  # replay what a previous run left before new items
         self._spool_writes = 0
@@ -288,10 +326,19 @@ class KafkaSpoolPublisher:
         delivered = 0
         delay = 0.2
         while spool.items:
+            oldest_frame_ms = spool.oldest_created_ms()  # the first frame the peek takes
             frames, records = await asyncio.to_thread(spool.peek, self._replay_batch_items)
+            now_ms = time.time_ns() // 1_000_000
+            if (
+                self._retention_ms is not None
+                and oldest_frame_ms is not None
+                and now_ms - oldest_frame_ms > _EXAMINE_AFTER_MS
+            ):
+                records = drop_expired(records, now_ms - self._retention_ms)
             try:
-                async with asyncio.timeout(self._timeout_s * 2):
-                    await send_records(self._sender, records)
+                if records:
+                    async with asyncio.timeout(self._timeout_s * 2):
+                        await send_records(self._sender, records)
             except Exception as exc:  # broker still away: keep everything, try again later
                 log.info("spool replay waits for Kafka (%s: %s)", type(exc).__name__, exc)
                 if own:

@@ -12,10 +12,6 @@ def json_response(status: int, content: object, headers: dict[str, str] | None =
     return Response(_json.encode(content), status, headers, "application/json")
 
 
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return json_response(status, {"error": message}, headers)
-
-
 _ONE_ACCEPTED = _json.encode({"accepted": 1, "duplicates": 0, "rejected": []})
 _ONE_DUPLICATE = _json.encode({"accepted": 0, "duplicates": 1, "rejected": []})
 

@@ -2,13 +2,16 @@
 
 No consumer group: every gateway process reads the whole (compacted) topic itself by
 assigning all partitions and seeking to the beginning, then follows it with a short fetch
-wait, so a revocation takes effect within about half a second.
+wait, so a revocation takes effect within about half a second. Until the topic was read to the
+end offsets it had at start (`caught_up`), the set may lack revocations: scans wait for it
+(503) and `/readyz` says so. A revocation is final, as in the reporter: no later event lifts it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -17,12 +20,21 @@ from scantrace_common.events import InvalidEvent, VenueEvent, decode
 log = logging.getLogger(__name__)
 
 
-class RevokedVenues:
-    """venue_ids currently revoked; `caught_up` once the topic was read to its end at start."""
+class Revocations(Protocol):
+    """What judging reads: whether a venue is revoked, and whether the set is complete yet."""
 
-    def __init__(self) -> None:
+    @property
+    def caught_up(self) -> bool: ...
+
+    def __contains__(self, venue_id: object) -> bool: ...
+
+
+class RevokedVenues:
+    """venue_ids revoked; `caught_up` once the topic was read to its end at start."""
+
+    def __init__(self, *, caught_up: bool = False) -> None:
         self._revoked: set[str] = set()
-        self.caught_up = False
+        self.caught_up = caught_up
 
     def __contains__(self, venue_id: object) -> bool:
         return venue_id in self._revoked
@@ -31,11 +43,10 @@ class RevokedVenues:
         return len(self._revoked)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        """One record of venues.v1: the latest state of a venue wins."""
+        """One record of venues.v1. A revocation is final: an event without `revoked_at` after it
+        (the registration re-read, a replayed or stray event) and a tombstone leave it revoked."""
         if value is None:
-            if key is not None:
-                self._revoked.discard(key.decode("utf-8", "replace"))  # tombstone
-            return
+            return  # a tombstone: the reporter writes none; it revokes nothing and lifts nothing
         try:
             event = decode(VenueEvent, value)
         except InvalidEvent as exc:
@@ -43,8 +54,6 @@ class RevokedVenues:
             return
         if event.revoked_at is not None:
             self._revoked.add(event.venue_id)
-        else:
-            self._revoked.discard(event.venue_id)
 
 
 class RevocationFollower:

@@ -54,6 +54,11 @@ class GatewaySettings(CommonSettings):
         return value
 
     @property
+    def retention_ms(self) -> int:
+        """How old a scan or declaration may be: at intake, and at delivery from the spool."""
+        return self.retention_days * 86_400_000
+
+    @property
     def workers(self) -> int:
         return self.gateway_workers or os.cpu_count() or 1
 

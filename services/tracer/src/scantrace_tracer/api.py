@@ -1,28 +1,43 @@
-"""The tracer's HTTP API (SPEC section 5), for the epidemiologist role only."""
+"""The tracer's HTTP API (SPEC section 5), for the epidemiologist role only.
+
+Routes raise `ApiError` or let a store or broker failure out, which `create_app` translates
+(`ERRORS`: 503 with Retry-After); every `/v1/*` call is audited by `audit.AuditMiddleware`.
+"""
 
 from __future__ import annotations
 
 import gc
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from scantrace_common.auth import AUTH_RESPONSES, Principal, principal_from_request, require_roles
-from scantrace_common.errors import ApiError
-from scantrace_common.events import AuditEvent
-from scantrace_common.http import create_app
-from scantrace_common.kafka import DurableProducer
+from scantrace_common.auth import AUTH_RESPONSES
+from scantrace_common.errors import ApiError, error_doc
+from scantrace_common.events import InvalidEvent
+from scantrace_common.http import Translations, create_app
+from scantrace_common.ids import IdStr
+from scantrace_common.kafka import DurableProducer, KafkaUnavailable
 from scantrace_common.redis_client import connect, ping
-from scantrace_common.timeparse import format_time, parse_time
-from scantrace_tracer import metrics, responses
-from scantrace_tracer.audit import AuditTrail
+from scantrace_common.timeparse import format_time
+from scantrace_tracer import responses
+from scantrace_tracer.audit import AuditMiddleware, AuditTrail, note_person, staff_ref
 from scantrace_tracer.cases import CaseService
+from scantrace_tracer.deps import (
+    CaseId,
+    Cases,
+    Epidemiologist,
+    PersonId,
+    Store,
+    VenueId,
+    Window,
+    epidemiologist,
+    time_window,
+)
 from scantrace_tracer.exposures import exposures_json
 from scantrace_tracer.fastpipe import FastPipe, RedisReplyError
 from scantrace_tracer.gcpause import GcPause
@@ -30,188 +45,134 @@ from scantrace_tracer.keys import Keys
 from scantrace_tracer.settings import TracerSettings
 from scantrace_tracer.store import TracerStore, wall_clock_ms
 
-#: SPEC section 5 names the epidemiologist role; admins are deliberately not let in (least
-#: privilege: an admin who traces must hold an epidemiologist token, and is audited as one).
-Epidemiologist = Annotated[Principal, Depends(require_roles("epidemiologist"))]
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-PersonId = Annotated[str, Path(pattern=ID_PATTERN)]
-#: [from, to] of a query: RFC 3339 with an offset in the document (`format: date-time`, so
-#: clients and fuzzers send times); epoch milliseconds are accepted too (`_time`).
-_TIME_DOC: dict[str, Any] = {"format": "date-time"}
-From = Annotated[
-    str, Query(alias="from", description="start, RFC 3339", json_schema_extra=_TIME_DOC)
-]
-To = Annotated[str, Query(alias="to", description="end, RFC 3339", json_schema_extra=_TIME_DOC)]
-VenueId = Annotated[str, Path(pattern=ID_PATTERN)]
+#: What a query that Redis could not serve gets: 503, not a 500 (the request was fine).
+STORE_UNAVAILABLE: Final = (
+    "the visit store (Redis) did not answer in time; retry in a few seconds, or narrow the "
+    "query (a shorter window, or depth 1)"
+)
+BROKER_UNAVAILABLE: Final = (
+    "Kafka did not acknowledge the case's event, so the case is not opened; retry in a few seconds"
+)
+RETRY_AFTER_S: Final = 5
 
 
-def _time(value: str, name: str) -> int:
-    try:
-        return parse_time(int(value) if value.lstrip("-").isdigit() else value)
-    except ValueError as exc:
-        raise HTTPException(422, f"{name}: {exc}") from exc
+def _store_unavailable(_: Exception) -> ApiError:
+    return ApiError(503, STORE_UNAVAILABLE, retry_after_s=RETRY_AFTER_S)
 
 
-def _window(t1: str, t2: str) -> tuple[int, int]:
-    a, b = _time(t1, "from"), _time(t2, "to")
-    if b < a:
-        raise HTTPException(422, "to must not be before from")
-    return a, b
+#: The tracer's domain exceptions as answers (the one handler of `create_app` applies them).
+ERRORS: Final[Translations] = {
+    RedisError: _store_unavailable,
+    RedisReplyError: _store_unavailable,
+    TimeoutError: _store_unavailable,
+    ConnectionError: _store_unavailable,
+    KafkaUnavailable: lambda _: ApiError(503, BROKER_UNAVAILABLE, retry_after_s=RETRY_AFTER_S),
+    InvalidEvent: lambda exc: ApiError(422, f"the case cannot be recorded: {exc}"),
+}
+
+#: Every /v1 operation's refusals, for the OpenAPI document (each answers `{"error"}`).
+ERROR_RESPONSES: Final[dict[int | str, dict[str, object]]] = {
+    **AUTH_RESPONSES,
+    404: error_doc("no such case (GET /v1/cases/{case_id}), or no such path"),
+    422: error_doc("a malformed id, time or parameter; `to` before `from`; a window over 31 days"),
+    503: error_doc(
+        "Redis or Kafka did not answer in time, or the call's audit record was not "
+        "acknowledged (nothing of the answer is disclosed); retry after the given seconds",
+        retry_after=True,
+    ),
+}
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["tracer"],
+    dependencies=[Depends(epidemiologist)],
+    responses=ERROR_RESPONSES,
+)
 
 
 class CaseIn(BaseModel):
-    person_id: Id
+    person_id: IdStr
     infectious_from: str | int
     infectious_to: str | int
     min_overlap_minutes: int = Field(default=15, ge=0, le=1440)
 
 
-async def _audited(
-    request: Request,
-    who: Principal,
-    action: str,
-    work: Callable[[], Awaitable[Response]],
-    *,
-    person_id: str | None = None,
-    venue_id: str | None = None,
-) -> Response:
-    status = 500
-    started = time.perf_counter()
-    pause: GcPause = request.app.state.gc_pause
-    pause.enter()
-    try:
-        response = await work()
-        status = response.status_code
-        return response
-    except HTTPException as exc:
-        status = exc.status_code
-        raise
-    finally:
-        pause.leave()
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", request.url.path)
-        metrics.QUERY_DURATION.labels(endpoint=endpoint).observe(time.perf_counter() - started)
-        request.app.state.audit.record(
-            AuditEvent(
-                staff_id=who.sub[:128],
-                role=who.role,
-                action=action,
-                method=request.method,
-                path=request.url.path[:512],
-                query=str(request.url.query)[:1024],
-                person_id=person_id,
-                venue_id=venue_id,
-                status=status,
-                at=wall_clock_ms(),
-            )
-        )
-
-
-router = APIRouter(prefix="/v1", tags=["tracer"], responses=AUTH_RESPONSES)
-
-
-def _store(request: Request) -> TracerStore:
-    store: TracerStore = request.app.state.store
-    return store
-
-
-@router.get("/persons/{person_id}/visits", summary="A person's visits overlapping [from, to]")
-async def person_visits(
-    request: Request,
-    who: Epidemiologist,
-    person_id: PersonId,
-    t1: From,
-    t2: To,
-) -> Response:
-    async def work() -> Response:
-        a, b = _window(t1, t2)
-        visits = await _store(request).person_visits(person_id, a, b)
-        return responses.json_response({"visits": [responses.person_visit(v) for v in visits]})
-
-    return await _audited(request, who, "person_visits", work, person_id=person_id)
+@router.get(
+    "/persons/{person_id}/visits",
+    name="person_visits",
+    summary="A person's visits overlapping [from, to]",
+)
+async def person_visits(store: Store, person_id: PersonId, window: Window) -> Response:
+    visits = await store.person_visits(person_id, window.start, window.end)
+    return responses.json_response({"visits": [responses.person_visit(v) for v in visits]})
 
 
 @router.get(
-    "/persons/{person_id}/exposures", summary="Contacts of a person over [from, to], depth 1 or 2"
+    "/persons/{person_id}/exposures",
+    name="exposures",
+    summary="Contacts of a person over [from, to], depth 1 or 2",
 )
 async def person_exposures(
-    request: Request,
-    who: Epidemiologist,
+    store: Store,
     person_id: PersonId,
-    t1: From,
-    t2: To,
+    window: Window,
     min_overlap_minutes: Annotated[int, Query(ge=0, le=1440)] = 15,
     depth: Annotated[int, Query(ge=1, le=2)] = 1,
 ) -> Response:
-    async def work() -> Response:
-        a, b = _window(t1, t2)
-        body = await exposures_json(_store(request), person_id, a, b, min_overlap_minutes, depth)
-        return responses.JsonBody(body)
-
-    return await _audited(request, who, "exposures", work, person_id=person_id)
+    body = await exposures_json(
+        store, person_id, window.start, window.end, min_overlap_minutes, depth
+    )
+    return responses.JsonBody(body)
 
 
-@router.get("/venues/{venue_id}/visits", summary="Visits at a venue overlapping [from, to]")
-async def venue_visits(
-    request: Request,
-    who: Epidemiologist,
-    venue_id: VenueId,
-    t1: From,
-    t2: To,
-) -> Response:
-    async def work() -> Response:
-        a, b = _window(t1, t2)
-        found = await _store(request).venue_visits(venue_id, a, b)
-        return responses.json_response(
-            {"visits": [responses.venue_visit(venue_id, f) for f in found]}
-        )
-
-    return await _audited(request, who, "venue_visits", work, venue_id=venue_id)
+@router.get(
+    "/venues/{venue_id}/visits",
+    name="venue_visits",
+    summary="Visits at a venue overlapping [from, to]",
+)
+async def venue_visits(store: Store, venue_id: VenueId, window: Window) -> Response:
+    found = await store.venue_visits(venue_id, window.start, window.end)
+    return responses.json_response({"visits": [responses.venue_visit(venue_id, f) for f in found]})
 
 
-@router.get("/venues/{venue_id}/occupancy", summary="Visits at a venue now")
-async def venue_occupancy(request: Request, who: Epidemiologist, venue_id: VenueId) -> Response:
-    async def work() -> Response:
-        now = wall_clock_ms()
-        present = await _store(request).occupancy(venue_id, now)
-        return responses.json_response(
-            {"venue_id": venue_id, "at": format_time(now), "present": present}
-        )
-
-    return await _audited(request, who, "occupancy", work, venue_id=venue_id)
+@router.get("/venues/{venue_id}/occupancy", name="occupancy", summary="Visits at a venue now")
+async def venue_occupancy(store: Store, venue_id: VenueId) -> Response:
+    now = wall_clock_ms()
+    present = await store.occupancy(venue_id, now)
+    return responses.json_response(
+        {"venue_id": venue_id, "at": format_time(now), "present": present}
+    )
 
 
-@router.post("/cases", status_code=202, summary="Open a case: its contacts are traced")
-async def open_case(request: Request, who: Epidemiologist, case: CaseIn) -> Response:
-    async def work() -> Response:
-        a = _time(str(case.infectious_from), "infectious_from")
-        b = _time(str(case.infectious_to), "infectious_to")
-        if b < a:
-            raise HTTPException(422, "infectious_to must not be before infectious_from")
-        cases: CaseService = request.app.state.cases
-        case_id = await cases.open(
-            person_id=case.person_id,
-            t1=a,
-            t2=b,
-            min_overlap_minutes=case.min_overlap_minutes,
-            opened_by=who.sub[:64],
-        )
-        return responses.json_response({"case_id": case_id}, status_code=202)
+@router.post(
+    "/cases",
+    status_code=202,
+    name="open_case",
+    summary="Open a case: its contacts are traced",
+)
+async def open_case(request: Request, who: Epidemiologist, cases: Cases, case: CaseIn) -> Response:
+    note_person(request, case.person_id)
+    window = time_window(
+        case.infectious_from, case.infectious_to, ("infectious_from", "infectious_to")
+    )
+    case_id = await cases.open(
+        person_id=case.person_id,
+        t1=window.start,
+        t2=window.end,
+        min_overlap_minutes=case.min_overlap_minutes,
+        opened_by=staff_ref(who),
+    )
+    return responses.json_response({"case_id": case_id}, status_code=202)
 
-    return await _audited(request, who, "open_case", work, person_id=case.person_id)
 
-
-@router.get("/cases/{case_id}", summary="A case's status and depth-1 contacts")
-async def get_case(request: Request, who: Epidemiologist, case_id: str) -> Response:
-    async def work() -> Response:
-        cases: CaseService = request.app.state.cases
-        body: dict[str, Any] | None = await cases.get(case_id)
-        if body is None:
-            raise HTTPException(404, "no such case")
-        return responses.json_response(body)
-
-    return await _audited(request, who, "get_case", work)
+@router.get("/cases/{case_id}", name="get_case", summary="A case's status and depth-1 contacts")
+async def get_case(request: Request, cases: Cases, case_id: CaseId) -> Response:
+    found = await cases.get(case_id)
+    if found is None:
+        raise ApiError(404, "no such case: check the case_id (cases expire with the retention)")
+    if found.person_id is not None:
+        note_person(request, found.person_id)
+    return responses.json_response(found.body)
 
 
 async def _redis_ready(app: FastAPI) -> None:
@@ -240,13 +201,11 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-tracer")
         await producer.start()
         audit = AuditTrail(producer, settings.namespace)
-        audit.start()
         cases = CaseService(
-            store, producer, namespace=settings.namespace, ttl_s=settings.tracer_case_ttl_s
+            store, producer, namespace=settings.namespace, retention_days=settings.retention_days
         )
         app.state.store, app.state.producer = store, producer
         app.state.audit, app.state.cases = audit, cases
-        app.state.gc_pause = GcPause()
         worker = None
         if settings.tracer_worker:
             from scantrace_tracer.worker import start_worker
@@ -276,62 +235,14 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         readiness_checks={"redis": _redis_ready, "kafka": _kafka_ready},
         lifespan=lifespan,
         description="Visits, exposures, occupancy and cases (SPEC section 5).",
+        translate=ERRORS,
         staff_tokens=True,
     )
     app.include_router(router)
-    register_store_errors(app)
-
-    @app.middleware("http")
-    async def audit_refused_calls(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Refused calls are audited too: a probe with a stolen or wrong-role token is what an
-        # audit most needs to show. Granted calls are audited by `_audited` with their subject.
-        response = await call_next(request)
-        if response.status_code in (401, 403) and request.url.path.startswith("/v1/"):
-            request.app.state.audit.record(_refused_call(request, response.status_code))
-        return response
-
+    # Queries hold off garbage collection while they run (see gcpause); the audit layer does it.
+    app.state.gc_pause = GcPause()
+    app.add_middleware(AuditMiddleware)
     return app
-
-
-def _refused_call(request: Request, status: int) -> AuditEvent:
-    """Who the caller claimed to be: the token's subject and role when it verifies, else anonymous."""
-    staff_id, role = "anonymous", "none"
-    try:
-        claimed = principal_from_request(request, request.app.state.auth_secret)
-        staff_id, role = claimed.sub[:128], claimed.role
-    except ApiError:
-        pass
-    return AuditEvent(
-        staff_id=staff_id,
-        role=role,
-        action="refused",
-        method=request.method,
-        path=request.url.path[:512],
-        query=str(request.url.query)[:1024],
-        status=status,
-        at=wall_clock_ms(),
-    )
-
-
-#: What a query that Redis could not serve gets: 503, not a 500 (the request was fine).
-STORE_UNAVAILABLE = (
-    "the visit store (Redis) did not answer in time; retry in a few seconds, or narrow the "
-    "query (a shorter window, or depth 1)"
-)
-
-
-def register_store_errors(app: FastAPI) -> None:
-    """Redis down, restarting or too slow for one query: 503 with Retry-After."""
-
-    async def unavailable(request: Request, exc: Exception) -> Response:
-        return JSONResponse(
-            {"error": STORE_UNAVAILABLE}, status_code=503, headers={"Retry-After": "5"}
-        )
-
-    for error in (RedisError, RedisReplyError, TimeoutError, ConnectionError):
-        app.add_exception_handler(error, unavailable)
 
 
 def create_app_from_env() -> FastAPI:

@@ -51,3 +51,9 @@ DLQ_EVENTS: Final = Counter(
     "Events the tracer sent to a dead-letter topic, by source topic",
     ["topic"],
 )
+#: Calls answered 503 because their audit record was not acknowledged (SPEC 5): Kafka down,
+#: slow or refusing `audit.v1`; nothing of those answers was disclosed.
+AUDIT_REFUSED_CALLS: Final = Counter(
+    "scantrace_tracer_audit_refused_calls_total",
+    "Tracer calls refused (503) because their audit record was not acknowledged",
+)

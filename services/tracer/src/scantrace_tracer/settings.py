@@ -34,5 +34,3 @@ class TracerSettings(CommonSettings):
     tracer_min_invalid_to_stop: int = Field(default=50, ge=1)
     #: Seconds between retention sweeps (idle data also expires by itself in Redis).
     tracer_sweep_interval_s: float = Field(default=3600, gt=0)
-    #: How long a finished case's result is kept in Redis.
-    tracer_case_ttl_s: int = Field(default=30 * 86400, ge=60)

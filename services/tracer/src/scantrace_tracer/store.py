@@ -69,6 +69,9 @@ STAYS_CACHE_S: Final = 3600.0
 TAIL_VISITS: Final = 8
 #: Persons whose tail the ingest remembers (`tails`), by default; 0 reads every tail back.
 TAILS_REMEMBERED: Final = 100_000
+#: How long a venue's stays hash outlives the retention: it must outlive every bucket it
+#: describes (a read skips buckets without a stay), and it names no person, only durations.
+STAYS_TTL_EXTRA_S: Final = 91 * 86_400
 #: How often a remembered person's keys get their TTL again (it is retention + 1 day).
 TTL_REFRESH_S: Final = 3600.0
 
@@ -534,7 +537,7 @@ class TracerStore:
     ) -> tuple[list[Command], dict[tuple[str, str], int]]:
         """Removals first, then additions, grouped per bucket key: one ZREM and one ZADD each;
         then the stays that grew. Also returns those stays, to remember once they are written."""
-        bucket_ttl_extra_s = (self.retention_ms + DAY_MS) // 1000
+        retention_s = self.retention_ms // 1000
         removed: dict[tuple[str, int], list[bytes]] = defaultdict(list)
         added: dict[tuple[str, int], list[Arg]] = defaultdict(list)
         #: (venue, bucket) -> longest stay added in this batch starting in that bucket
@@ -566,7 +569,9 @@ class TracerStore:
         for (venue, b), scored in added.items():
             key = self.keys.venue_bucket(venue, b)
             commands.append(("ZADD", key, *scored))
-            commands.append(("EXPIREAT", key, (b + 1) * BUCKET_MS // 1000 + bucket_ttl_extra_s))
+            # a visit is kept for the retention from its start: its bucket lives until the
+            # retention has passed for the bucket's last possible start
+            commands.append(("EXPIREAT", key, (b + 1) * BUCKET_MS // 1000 + retention_s))
         oldest = bucket_of(self.clock() - self.retention_ms - DAY_MS)
         if time.monotonic() - self._stays_sent_since > STAYS_CACHE_S:
             self._stays_sent.clear()
@@ -586,7 +591,7 @@ class TracerStore:
                 _SHA["raise_stays"],
                 1,
                 self.keys.venue_stays(venue),
-                bucket_ttl_extra_s + 90 * 86400,
+                retention_s + STAYS_TTL_EXTRA_S,
                 oldest,
             ]
             for field, stay in grown:

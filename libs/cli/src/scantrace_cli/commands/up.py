@@ -1,4 +1,4 @@
-"""`scantrace up [kafka redis gateway tracer reporter ...]`: the local stack in the foreground."""
+"""`scantrace up [kafka redis gateway tracer reporter prometheus ...]`: the local stack in the foreground."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ A local broker and Redis start only when SCANTRACE_KAFKA_BOOTSTRAP / SCANTRACE_R
 unset; they listen on 127.0.0.1 at SCANTRACE_LOCAL_KAFKA_PORT (9092) and
 SCANTRACE_LOCAL_REDIS_PORT (6379). The broker is Apache Kafka where Java 17+ and Maven exist,
 else the embedded Tansu (force one with SCANTRACE_LOCAL_BROKER=kafka|tansu). State, logs and
-development secrets live in SCANTRACE_STATE_DIR (default .scantrace/). See docs/local-stack.md.
+development secrets live in SCANTRACE_STATE_DIR (default .scantrace/). Prometheus (Debian's
+`prometheus`; part of the default set only when installed) listens on
+SCANTRACE_LOCAL_PROMETHEUS_PORT (9090), scrapes the services on their ports and loads
+deploy/prometheus/alerts.yml. See docs/local-stack.md.
 """
 
 

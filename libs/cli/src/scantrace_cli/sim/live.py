@@ -37,6 +37,11 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reporter-url", default=default_url(env, "reporter", 8002))
     parser.add_argument("--tracer-url", default=default_url(env, "tracer", 8001))
     parser.add_argument(
+        "--prometheus-url",
+        default=default_url(env, "local_prometheus", 9090),
+        help="the summary links to its graphs and alerts when it answers (`scantrace up prometheus`)",
+    )
+    parser.add_argument(
         "--settle-timeout",
         type=float,
         default=60.0,
@@ -92,6 +97,7 @@ async def drive_and_summarize(workload: Workload, args: argparse.Namespace, *, s
             epidemiologist_token=epidemiologist,
             seed=seed,
             settle_timeout_s=args.settle_timeout,
+            prometheus_url=args.prometheus_url,
         )
     )
     return 0 if result.stats.scans_accepted or not result.stats.scans_sent else 1

@@ -14,6 +14,8 @@ from scantrace_cli.sim.client import HttpError, open_session, send
 from scantrace_cli.sim.driver import FUTURE_MARGIN_MS, DriveStats, Endpoints
 from scantrace_cli.sim.model import Workload
 from scantrace_cli.sim.tables import render_table
+from scantrace_cli.stack.probes import http_ready
+from scantrace_cli.stack.prometheus_graphs import graph_links
 from scantrace_common.timeparse import day_bounds
 
 
@@ -130,8 +132,12 @@ async def summarize(
     epidemiologist_token: str,
     seed: int,
     settle_timeout_s: float = 60.0,
+    prometheus_url: str | None = None,
 ) -> str:
-    """The printable end-of-run summary; asks the reporter and the tracer over HTTP."""
+    """The printable end-of-run summary; asks the reporter and the tracer over HTTP.
+
+    Ends with links to the graphs and alerts of the Prometheus at `prometheus_url` if it answers.
+    """
     parts = [stats_table(stats)]
     root = next((u.unit_id for u in workload.units if u.parent_id is None), None)
     last = date.fromisoformat(workload.last_date)
@@ -177,4 +183,6 @@ async def summarize(
                     )
             except HttpError as exc:
                 parts.append(f"Exposures of {person}: the tracer is not reachable ({exc!r})")
+    if prometheus_url and http_ready(f"{prometheus_url.rstrip('/')}/-/ready"):
+        parts.append(graph_links(prometheus_url))
     return "\n\n".join(parts)

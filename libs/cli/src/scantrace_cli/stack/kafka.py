@@ -1,13 +1,17 @@
-"""Apache Kafka in KRaft single-node mode (broker and controller in one JVM), data on disk."""
+"""Apache Kafka in KRaft mode, data on disk: one node (broker and controller in one JVM), or a
+cluster of such nodes on consecutive ports (`LocalKafkaCluster`, SCANTRACE_LOCAL_KAFKA_BROKERS)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from scantrace_cli.stack.kafka_dist import KAFKA_VERSION, ensure_kafka_lib, kafka_version
@@ -16,7 +20,7 @@ from scantrace_cli.stack.probes import kafka_ready
 from scantrace_cli.stack.process import Progress, ServerError
 from scantrace_cli.stack.server import LocalServer
 
-__all__ = ["KAFKA_VERSION", "LocalKafka"]
+__all__ = ["KAFKA_VERSION", "LocalKafka", "LocalKafkaCluster", "Quorum"]
 
 #: Tuned for a 2-core machine shared with the services. Topics are created by
 #: `ensure_topics` with their registry partitions and configs, so auto-creation is off: a
@@ -49,6 +53,41 @@ _TUNING = {
     "log.segment.bytes": str(256 * 1024 * 1024),
     "log.retention.check.interval.ms": "300000",
 }
+
+
+def cluster_tuning(brokers: int) -> dict[str, str]:
+    """Replicas of a cluster: 3 copies (fewer brokers: one each), a write acknowledged by all
+    but one of them (`acks=all` then survives one broker down), never an unclean leader."""
+    replicas = min(3, brokers)
+    in_sync = max(1, replicas - 1)
+    return {
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": str(in_sync),
+        "offsets.topic.replication.factor": str(replicas),
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(in_sync),
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": str(in_sync),
+        "unclean.leader.election.enable": "false",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Quorum:
+    """What every node of a cluster must know before any starts: the controllers (node id ->
+    controller port), the broker count and the cluster's folder (its id is kept there)."""
+
+    controllers: dict[int, int]
+    home: Path
+
+    @property
+    def voters(self) -> str:
+        return ",".join(f"{node}@{HOST}:{port}" for node, port in sorted(self.controllers.items()))
+
+    @property
+    def brokers(self) -> int:
+        return len(self.controllers)
+
 
 _LOG4J2 = """\
 status = warn
@@ -95,11 +134,21 @@ class LocalKafka(LocalServer):
         start_timeout: float = 180.0,
         version: str | None = None,
         env: Mapping[str, str] | None = None,
+        node_id: int = 1,
+        quorum: Quorum | None = None,
     ) -> None:
-        self.home = state_dir.absolute() / "kafka"
+        self.node_id = node_id
+        self.quorum = quorum
+        if quorum is None:
+            self.home = state_dir.absolute() / "kafka"
+            log_name = "kafka.log"
+        else:
+            self.name = f"kafka-{node_id}"
+            self.home = quorum.home / f"node-{node_id}"
+            log_name = f"kafka-{node_id}.log"
         super().__init__(
             port=port,
-            log_path=log_path or state_dir.absolute() / "logs" / "kafka.log",
+            log_path=log_path or state_dir.absolute() / "logs" / log_name,
             progress=progress,
             start_timeout=start_timeout,
         )
@@ -131,7 +180,10 @@ class LocalKafka(LocalServer):
         return java
 
     def _pick_controller_port(self) -> int:
-        """The KRaft controller listener's port: the one used last time when it is still free."""
+        """The KRaft controller listener's port: the quorum's, else the one used last time when
+        it is still free."""
+        if self.quorum is not None:
+            return self.quorum.controllers[self.node_id]
         saved = self.home / "controller.port"
         if saved.exists():
             port = int(saved.read_text().strip())
@@ -142,17 +194,22 @@ class LocalKafka(LocalServer):
         return port
 
     def _write_config(self) -> Path:
+        voters = f"1@{HOST}:{self.controller_port}"
+        tuning = dict(_TUNING)
+        if self.quorum is not None:
+            voters = self.quorum.voters
+            tuning.update(cluster_tuning(self.quorum.brokers))
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": voters,
             "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data_dir),
-            **_TUNING,
+            **tuning,
         }
         path = self.home / "server.properties"
         path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
@@ -173,7 +230,7 @@ class LocalKafka(LocalServer):
         """First start only: format the log folder with the cluster id kept in the state folder."""
         if (self.data_dir / "meta.properties").exists():
             return
-        id_file = self.home / "cluster-id"
+        id_file = (self.home if self.quorum is None else self.quorum.home) / "cluster-id"
         if not id_file.exists():
             id_file.write_text(_new_cluster_id() + "\n")
         cluster_id = id_file.read_text().strip()
@@ -224,7 +281,7 @@ class LocalKafka(LocalServer):
         archive = self._class_archive()
         if archive.exists():
             return [f"-XX:SharedArchiveFile={archive}"]
-        dump = archive.with_name(f"{archive.name}.{os.getpid()}.tmp")
+        dump = archive.with_name(f"{archive.name}.{os.getpid()}.{self.node_id}.tmp")
         self._archive_dump = (dump, archive)
         return [f"-XX:ArchiveClassesAtExit={dump}"]
 
@@ -251,3 +308,75 @@ class LocalKafka(LocalServer):
         pending, self._archive_dump = self._archive_dump, None
         if pending is not None:
             pending[0].unlink(missing_ok=True)  # a killed JVM writes no archive, or half of one
+
+
+class LocalKafkaCluster:
+    """`brokers` Apache Kafka nodes, each broker and controller, on ports `port`, `port` + 1, ...
+    (0: free ports), their data in `<state_dir>/kafka-cluster/node-N/` (kept across restarts).
+
+    A KRaft quorum answers only once a majority of its controllers runs, so every node is
+    spawned first and then waited for.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int = 9092,
+        brokers: int = 3,
+        *,
+        progress: Progress | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if brokers < 2:
+            raise ServerError("a cluster has at least 2 brokers; 1 is LocalKafka")
+        home = state_dir.absolute() / "kafka-cluster"
+        home.mkdir(parents=True, exist_ok=True)
+        self.quorum = Quorum(_controller_ports(home, brokers), home)
+        ports = [free_port() if port == 0 else port + i for i in range(brokers)]
+        self.nodes = [
+            LocalKafka(
+                state_dir,
+                node_port,
+                progress=progress,
+                env=env,
+                node_id=i + 1,
+                quorum=self.quorum,
+                start_timeout=240.0,
+            )
+            for i, node_port in enumerate(ports)
+        ]
+
+    @property
+    def address(self) -> str:
+        return ",".join(node.address for node in self.nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        return int(cluster_tuning(len(self.nodes))["default.replication.factor"])
+
+    def node(self, node_id: int) -> LocalKafka:
+        return self.nodes[node_id - 1]
+
+    def start(self) -> None:
+        for node in self.nodes:
+            if not node.alive:
+                node.spawn()
+        for node in self.nodes:
+            node.wait_ready()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """All nodes at once: the last one stopped alone would wait for a quorum that is gone."""
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.stop(timeout), self.nodes))
+
+
+def _controller_ports(home: Path, brokers: int) -> dict[int, int]:
+    """The controllers' ports, kept in `home` so a restarted cluster finds its quorum again."""
+    saved = home / "controllers.json"
+    if saved.exists():
+        ports = {int(k): int(v) for k, v in json.loads(saved.read_text()).items()}
+        if len(ports) == brokers:
+            return ports
+    ports = {node: free_port() for node in range(1, brokers + 1)}
+    saved.write_text(json.dumps(ports) + "\n")
+    return ports

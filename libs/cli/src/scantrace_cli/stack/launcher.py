@@ -22,15 +22,18 @@ from scantrace_cli.stack.broker import (
     make_local_broker,
 )
 from scantrace_cli.stack.devsecrets import service_secret_env
+from scantrace_cli.stack.kafka import LocalKafkaCluster
 from scantrace_cli.stack.paths import logs_dir, state_dir
-from scantrace_cli.stack.ports import HOST
+from scantrace_cli.stack.ports import HOST, port_in_use
 from scantrace_cli.stack.probes import kafka_ready, redis_ready
 from scantrace_cli.stack.process import ServerError, wait_until
+from scantrace_cli.stack.prometheus import LocalPrometheus, prometheus_binary
+from scantrace_cli.stack.prometheus_graphs import ui_page
 from scantrace_cli.stack.redis import LocalRedis
 from scantrace_cli.stack.server import LocalServer
 from scantrace_cli.stack.services import SERVICES, LocalService
 
-COMPONENTS = ("kafka", "redis", *SERVICES)
+COMPONENTS = ("kafka", "redis", *SERVICES, "prometheus")
 _BROKER_KIND_FILE = "broker-kind"
 _EXTERNAL_WAIT_S = 60.0
 
@@ -70,6 +73,16 @@ def _local_port(env: Mapping[str, str], variable: str, default: int) -> int:
         raise ServerError(f"{variable}={raw!r} is not a port number") from None
 
 
+def _local_brokers(env: Mapping[str, str]) -> int:
+    """SCANTRACE_LOCAL_KAFKA_BROKERS: how many local Apache Kafka brokers (default 1)."""
+    raw = env.get("SCANTRACE_LOCAL_KAFKA_BROKERS") or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 9:
+        raise ServerError(
+            f"SCANTRACE_LOCAL_KAFKA_BROKERS={raw!r}: give a number of brokers, 1 to 9"
+        )
+    return int(raw)
+
+
 class Stack:
     """One `scantrace up` run."""
 
@@ -86,9 +99,15 @@ class Stack:
                 f"unknown component(s) {', '.join(unknown)}: use {' '.join(COMPONENTS)}"
             )
         wanted = set(components) or set(COMPONENTS)
-        self.components = [name for name in COMPONENTS if name in wanted]
         self.env = dict(os.environ if env is None else env)
         self.out = out
+        #: Prometheus is part of the default set only where Debian's binary is installed.
+        self.skipped_prometheus = not components and prometheus_binary() is None
+        #: Named on the command line: a problem starting it is an error, not a note.
+        self.prometheus_named = "prometheus" in components
+        if self.skipped_prometheus:
+            wanted.discard("prometheus")
+        self.components = [name for name in COMPONENTS if name in wanted]
         self.state = state_dir(self.env)
         self.logs = logs_dir(self.state)
         self.started: list[LocalServer] = []
@@ -96,7 +115,12 @@ class Stack:
         self._force = False
         self.kafka_port = _local_port(self.env, "SCANTRACE_LOCAL_KAFKA_PORT", 9092)
         self.redis_port = _local_port(self.env, "SCANTRACE_LOCAL_REDIS_PORT", 6379)
-        self.bootstrap = self.env.get("SCANTRACE_KAFKA_BOOTSTRAP") or f"{HOST}:{self.kafka_port}"
+        self.prometheus_port = _local_port(self.env, "SCANTRACE_LOCAL_PROMETHEUS_PORT", 9090)
+        self.brokers = _local_brokers(self.env)
+        self.bootstrap = self.env.get("SCANTRACE_KAFKA_BOOTSTRAP") or ",".join(
+            f"{HOST}:{self.kafka_port + i}" for i in range(self.brokers)
+        )
+        self.cluster: LocalKafkaCluster | None = None
         self.redis_url = (
             self.env.get("SCANTRACE_REDIS_URL") or f"redis://{HOST}:{self.redis_port}/0"
         )
@@ -134,10 +158,33 @@ class Stack:
             self.say(f"kafka: using {self.bootstrap} (SCANTRACE_KAFKA_BOOTSTRAP); starting none")
             self._wait_external_broker()
             return
-        broker = make_local_broker(kind, self.state, self.kafka_port)
-        label = "kafka (Apache Kafka, KRaft)" if kind == "kafka" else "kafka (embedded Tansu)"
-        self._start_server(broker, label)
+        if self.brokers > 1:
+            if kind != "kafka":
+                raise ServerError(
+                    "SCANTRACE_LOCAL_KAFKA_BROKERS > 1 needs Apache Kafka (Java 17+ and Maven); "
+                    "the embedded Tansu runs one broker"
+                )
+            self._start_cluster(LocalKafkaCluster(self.state, self.kafka_port, self.brokers))
+        else:
+            broker = make_local_broker(kind, self.state, self.kafka_port)
+            label = "kafka (Apache Kafka, KRaft)" if kind == "kafka" else "kafka (embedded Tansu)"
+            self._start_server(broker, label)
         kind_file.write_text(kind + "\n")  # tells a later `scantrace up gateway` what runs
+
+    def _start_cluster(self, cluster: LocalKafkaCluster) -> None:
+        """Every node spawned, then each waited for: the quorum needs a majority running."""
+        self.cluster = cluster
+        self.bootstrap = cluster.address
+        lines = []
+        for node in cluster.nodes:
+            line = ProgressLine(self.out, f"{node.name} (Apache Kafka, KRaft, node {node.node_id})")
+            node.progress = line
+            lines.append(line)
+            self.started.append(node)
+            node.spawn()
+        for node, line in zip(cluster.nodes, lines, strict=True):
+            node.wait_ready()
+            line.done(node.last_start_seconds)
 
     def _wait_external_broker(self) -> None:
         progress = ProgressLine(self.out, f"kafka at {self.bootstrap}")
@@ -164,11 +211,21 @@ class Stack:
         self._start_server(redis, "redis")
 
     def _ensure_topics(self) -> None:
+        from scantrace_common.settings import DEFAULT_RETENTION_DAYS
         from scantrace_common.topics import ensure_topics
 
         namespace = self.env.get("SCANTRACE_NAMESPACE", "")
+        retention_days = int(self.env.get("SCANTRACE_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
         try:
-            created = asyncio.run(ensure_topics(self.bootstrap, namespace))
+            replicas = self.cluster.replication_factor if self.cluster is not None else 1
+            created = asyncio.run(
+                ensure_topics(
+                    self.bootstrap,
+                    namespace,
+                    replication_factor=replicas,
+                    retention_days=retention_days,
+                )
+            )
         except Exception as exc:  # any client error: say which broker and what to check
             raise ServerError(
                 f"could not create the topics on {self.bootstrap}: {exc!r}; "
@@ -227,6 +284,26 @@ class Stack:
         env = self._service_env() if services else {}
         for name in services:
             self._start_server(LocalService(SERVICES[name], env, self.logs), name)
+        if "prometheus" in self.components:
+            self._start_prometheus()
+        elif self.skipped_prometheus:
+            self.say("prometheus: not installed (apt-get install prometheus); starting none")
+
+    def _start_prometheus(self) -> None:
+        """Scrapes every service on its port, whether this run started it or another did."""
+        targets = {
+            name: _local_port(self.env, spec.port_variable, spec.default_port)
+            for name, spec in SERVICES.items()
+        }
+        if not self.prometheus_named and port_in_use(self.prometheus_port):
+            # an optional extra of `make run` must not stop the stack from starting
+            self.say(
+                f"prometheus: port {self.prometheus_port} is taken; starting none "
+                "(SCANTRACE_LOCAL_PROMETHEUS_PORT moves it)"
+            )
+            return
+        prometheus = LocalPrometheus(self.state, targets, self.prometheus_port)
+        self._start_server(prometheus, "prometheus")
 
     # -- running and stopping ----------------------------------------------------------------
 
@@ -234,14 +311,20 @@ class Stack:
         self.say("")
         self.say(f"state: {self.state}")
         if "kafka" in self.components or any(n in SERVICES for n in self.components):
-            self.say(f"  kafka     {self.bootstrap}  ({self.broker_kind})")
+            self.say(f"  {'kafka':10} {self.bootstrap}  ({self.broker_kind})")
         if "redis" in self.components or any(n in SERVICES for n in self.components):
-            self.say(f"  redis     {self.redis_url}")
+            self.say(f"  {'redis':10} {self.redis_url}")
         for server in self.started:
             if isinstance(server, LocalService):
-                self.say(f"  {server.name:9} {server.address}")
+                self.say(f"  {server.name:10} {server.address}  (API docs: {server.address}/docs)")
+            elif isinstance(server, LocalPrometheus):
+                self.say(
+                    f"  {server.name:10} {server.address}  (targets: "
+                    f"{ui_page(server.address, 'targets')}, alerts: "
+                    f"{ui_page(server.address, 'alerts')})"
+                )
         for server in self.started:
-            self.say(f"  log {server.name:9} {server.log_path}")
+            self.say(f"  log {server.name:10} {server.log_path}")
         if any(isinstance(s, LocalService) and s.name == "console" for s in self.started):
             self.say("console: create the first admin with `make staff` (another terminal),")
             self.say("         then sign in at http://127.0.0.1:" + self._console_port())
@@ -260,11 +343,16 @@ class Stack:
             time.sleep(0.5)
 
     def stop_all(self) -> None:
+        timeout = 3.0 if self._force else 20.0
+        nodes = self.cluster.nodes if self.cluster is not None else []
         for server in reversed(self.started):
-            if server.process is None:
+            if server.process is None or server in nodes:
                 continue
             self.say(f"stopping {server.name} ...")
-            server.stop(timeout=3.0 if self._force else 20.0)
+            server.stop(timeout=timeout)
+        if self.cluster is not None:
+            self.say(f"stopping the {len(nodes)} Kafka brokers ...")
+            self.cluster.stop(timeout)
         self.started.clear()
 
     def run(self) -> int:

@@ -35,6 +35,7 @@ class LocalServer(ABC):
         self.process: ManagedProcess | None = None
         #: Seconds the last start() took, from spawn to ready.
         self.last_start_seconds: float | None = None
+        self._spawned_at = 0.0
 
     @property
     @abstractmethod
@@ -67,16 +68,26 @@ class LocalServer(ABC):
         """
         if self.alive:
             return
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it to answer (servers that need each other,
+        as a KRaft quorum does, are all spawned first, then waited for)."""
         if port_in_use(self.port):
             raise ServerError(
                 f"{self.name}: port {self.port} on 127.0.0.1 is already in use. Stop what listens "
                 f"there (`ss -ltnp 'sport = :{self.port}'` shows it) or choose another port "
                 f"with {self.port_variable}."
             )
-        started = time.monotonic()
+        self._spawned_at = time.monotonic()
         self._prepare()
         self.process = ManagedProcess(self.name, self._argv(), self.log_path, env=self._env())
         self.process.start()
+
+    def wait_ready(self) -> None:
+        """Return once the spawned process answers; stop it and raise ServerError if it never does."""
+        assert self.process is not None, "spawn() first"
         try:
             wait_until(
                 self.ready,
@@ -88,7 +99,7 @@ class LocalServer(ABC):
         except BaseException:
             self.process.stop(timeout=5)
             raise
-        self.last_start_seconds = time.monotonic() - started
+        self.last_start_seconds = time.monotonic() - self._spawned_at
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM, wait, then SIGKILL; data on disk is kept."""

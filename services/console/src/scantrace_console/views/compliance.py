@@ -115,7 +115,11 @@ async def compliance(
     extra = {
         "table": table(COLUMNS, rows, dict(request.query_params), default_sort="name"),
         "chart": compliance_chart(history),
-        "csv_from": (day - timedelta(days=HISTORY_DAYS - 1)).isoformat(),
+        # the CSV of the chart's days the reporter still keeps figures of
+        "csv_from": max(
+            day - timedelta(days=HISTORY_DAYS - 1),
+            today(tz) - timedelta(days=request.app.state.settings.retention_days),
+        ).isoformat(),
         "previous_day": (day - timedelta(days=1)).isoformat(),
         "next_day": (day + timedelta(days=1)).isoformat(),
     }
@@ -135,10 +139,19 @@ async def _figures(api: Upstream, token: str, unit_id: str, day: date) -> dict[s
     return body
 
 
+HISTORY_KEYS = ("active_ratio", "declaration_ratio", "scans", "persons")
+
+
 async def _day_figures(api: Upstream, token: str, unit_id: str, day: date) -> dict[str, Any]:
-    """One point of the 30-day chart."""
-    body = await _figures(api, token, unit_id, day)
-    return {k: body[k] for k in ("date", "active_ratio", "declaration_ratio", "scans", "persons")}
+    """One point of the 30-day chart; none for a day the reporter keeps no figures of (422:
+    older than SCANTRACE_RETENTION_DAYS), a gap in the chart."""
+    try:
+        body = await _figures(api, token, unit_id, day)
+    except Refused as exc:
+        if exc.status != 422:
+            raise
+        return {"date": day.isoformat(), **dict.fromkeys(HISTORY_KEYS)}
+    return {"date": body["date"], **{k: body[k] for k in HISTORY_KEYS}}
 
 
 @router.get("/compliance.csv", summary="The reporter's CSV of the unit's subtree, day by day")

@@ -22,10 +22,11 @@ import msgspec
 from redis.asyncio import Redis
 
 from scantrace_common.disabled_staff import disabled_staff_key
+from scantrace_common.errors import ApiError
 from scantrace_common.events import InvalidEvent, StaffEvent, decode, encode
 from scantrace_common.timeparse import now_ms
 from scantrace_common.topics import STAFF, topic_name
-from scantrace_reporter.service import Publisher, Refused
+from scantrace_reporter.service import Publisher
 from scantrace_reporter.staff.models import StaffIn
 from scantrace_reporter.staff.passwords import Passwords
 
@@ -76,7 +77,7 @@ class StaffAccounts:
         if await self.get(body.staff_id) is not None or not await self._redis.set(
             claim, b"1", nx=True, ex=_CLAIM_S
         ):
-            raise Refused(409, f"staff id {body.staff_id!r} exists already")
+            raise ApiError(409, f"staff id {body.staff_id!r} exists already")
         try:
             account = StaffEvent(
                 staff_id=body.staff_id,
@@ -97,7 +98,7 @@ class StaffAccounts:
         """404 for an unknown id; disabling twice answers the account as it is."""
         account = await self.get(staff_id)
         if account is None:
-            raise Refused(404, f"no staff account {staff_id!r}")
+            raise ApiError(404, f"no staff account {staff_id!r}")
         if account.disabled_at is not None:
             return account
         disabled = msgspec.structs.replace(account, disabled_at=now_ms(), disabled_by=by[:128])

@@ -1,20 +1,18 @@
-"""`/v1/staff` (admin) and `/v1/sessions` (no token) of SPEC 8."""
+"""`/v1/staff` (admin) and `/v1/sessions` (no token) of SPEC 8.
+
+Kafka or Redis down is answered 503 with Retry-After by the reporter's translations (app.py).
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
-from redis.exceptions import RedisError
 
 from scantrace_common.auth import AUTH_RESPONSES, Principal, mint_staff_token, require_roles
 from scantrace_common.errors import ApiError, error_doc
 from scantrace_common.ids import IdStr
-from scantrace_common.kafka import KafkaUnavailable
 from scantrace_common.timeparse import format_time, now_ms
-from scantrace_reporter.service import Refused
 from scantrace_reporter.staff.accounts import StaffAccounts
 from scantrace_reporter.staff.lockout import Lockout
 from scantrace_reporter.staff.models import SessionIn, StaffIn, public_view
@@ -22,8 +20,10 @@ from scantrace_reporter.staff.models import SessionIn, StaffIn, public_view
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 #: One answer for an unknown id, a wrong password and a disabled account (SPEC 8).
 WRONG_CREDENTIALS: Final = "unknown staff id or wrong password"
-REDIS_DOWN: Final = "the account store (Redis) did not answer: retry in a few seconds"
-_REDIS_DOWN: Final = error_doc(REDIS_DOWN, retry_after=True)
+_REDIS_DOWN: Final = error_doc(
+    "Redis unavailable (the accounts and the lockout): retry after Retry-After seconds",
+    retry_after=True,
+)
 _KAFKA_DOWN: Final = error_doc(
     "Kafka unavailable: nothing was stored; retry after Retry-After seconds", retry_after=True
 )
@@ -44,19 +44,6 @@ def _lockout(request: Request) -> Lockout:
 Accounts = Annotated[StaffAccounts, Depends(_accounts)]
 
 
-@contextlib.contextmanager
-def _answered() -> Iterator[None]:
-    """A command's refusal as its status; Kafka or Redis down as 503 (nothing was stored)."""
-    try:
-        yield
-    except Refused as exc:
-        raise ApiError(exc.status, exc.error) from exc
-    except KafkaUnavailable as exc:
-        raise ApiError(503, f"Kafka unavailable: {exc}", retry_after_s=5) from exc
-    except RedisError as exc:
-        raise ApiError(503, REDIS_DOWN, retry_after_s=5) from exc
-
-
 @router.post(
     "/staff",
     status_code=201,
@@ -64,14 +51,12 @@ def _answered() -> Iterator[None]:
     summary="Create a staff account",
 )
 async def create_staff(body: StaffIn, who: Admin, accounts: Accounts) -> dict[str, Any]:
-    with _answered():
-        return public_view(await accounts.create(body, by=who.sub))
+    return public_view(await accounts.create(body, by=who.sub))
 
 
 @router.get("/staff", responses=AUTH_RESPONSES, summary="Every staff account, by staff_id")
 async def list_staff(_: Admin, accounts: Accounts) -> dict[str, Any]:
-    with _answered():
-        return {"staff": [public_view(a) for a in await accounts.all()]}
+    return {"staff": [public_view(a) for a in await accounts.all()]}
 
 
 @router.get(
@@ -80,8 +65,7 @@ async def list_staff(_: Admin, accounts: Accounts) -> dict[str, Any]:
     summary="One staff account",
 )
 async def get_staff(staff_id: IdStr, _: Admin, accounts: Accounts) -> dict[str, Any]:
-    with _answered():
-        account = await accounts.get(staff_id)
+    account = await accounts.get(staff_id)
     if account is None:
         raise ApiError(404, f"no staff account {staff_id!r}")
     return public_view(account)
@@ -101,8 +85,7 @@ async def disable_staff(staff_id: IdStr, who: Admin, accounts: Accounts) -> dict
     if staff_id == who.sub:
         # the last admin disabling themselves would leave nobody to run the installation
         raise ApiError(409, "you cannot disable your own account: ask another admin")
-    with _answered():
-        return public_view(await accounts.disable(staff_id, by=who.sub))
+    return public_view(await accounts.disable(staff_id, by=who.sub))
 
 
 @router.post(
@@ -116,11 +99,6 @@ async def disable_staff(staff_id: IdStr, who: Admin, accounts: Accounts) -> dict
     summary="Sign in: a staff token for the account (no token needed)",
 )
 async def create_session(body: SessionIn, request: Request, accounts: Accounts) -> dict[str, Any]:
-    with _answered():
-        return await _signed_in(body, request, accounts)
-
-
-async def _signed_in(body: SessionIn, request: Request, accounts: StaffAccounts) -> dict[str, Any]:
     lockout = _lockout(request)
     locked = await lockout.locked_for(body.staff_id)
     if locked:

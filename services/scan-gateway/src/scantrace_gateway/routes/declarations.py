@@ -1,15 +1,12 @@
-"""POST /v1/declarations: a daily health declaration from a device."""
+"""POST /v1/declarations: a daily health declaration from a device (a fast route)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
 from scantrace_gateway import metrics
-from scantrace_gateway.intake import (
-    BodyError,
-    Invalid,
-    decode_declaration,
-)
+from scantrace_gateway.deps import device_call
+from scantrace_gateway.intake import Invalid, decode_declaration
 from scantrace_gateway.openapi import (
     DECLARATION_BODY,
     DEVICE_TOKEN,
@@ -17,10 +14,7 @@ from scantrace_gateway.openapi import (
     json_content,
     request_body,
 )
-from scantrace_gateway.publisher import Unavailable
-from scantrace_gateway.responses import error, intake_result
-from scantrace_gateway.routes.device_request import device_request
-from scantrace_gateway.state import HttpError, gateway_of
+from scantrace_gateway.responses import intake_result
 
 router = APIRouter(tags=["declarations"])
 
@@ -36,29 +30,22 @@ router = APIRouter(tags=["declarations"])
     },
 )
 async def post_declaration(request: Request) -> Response:
-    gateway = gateway_of(request)
+    call = await device_call(request)
+    gateway = call.gateway
     try:
-        body, fmt, ctx = await device_request(request, gateway)
-        declaration_id, record = decode_declaration(body, fmt, ctx, gateway.declarations_topic)
-    except HttpError as exc:
-        return error(exc.status, str(exc), exc.headers)
-    except BodyError as exc:
-        return error(exc.status, str(exc))
-    except Invalid as exc:
+        declaration_id, record = decode_declaration(
+            call.body, call.fmt, call.ctx, gateway.declarations_topic
+        )
+    except Invalid:
         metrics.DECLARATIONS.labels(outcome="rejected").inc()
-        return error(422, str(exc))
+        raise
 
     # Look only; the id is marked after the publish made it durable (see dedup.py).
     (seen,) = await gateway.declaration_deduper.seen([declaration_id])
     if seen:
         metrics.DECLARATIONS.labels(outcome="duplicate").inc()
         return intake_result(0, 1, [])
-    try:
-        await gateway.publisher.publish([record])
-    except Unavailable as exc:
-        return error(
-            503, f"cannot store the declaration now: {exc}", {"Retry-After": str(exc.retry_after_s)}
-        )
+    await gateway.publisher.publish([record])  # Unavailable: 503, see app.TRANSLATIONS
     await gateway.declaration_deduper.mark([declaration_id])
     metrics.DECLARATIONS.labels(outcome="accepted").inc()
     return intake_result(1, 0, [])

@@ -7,17 +7,11 @@ import secrets
 from fastapi import APIRouter, Request, Response
 
 from scantrace_common.auth import mint_device_token
-from scantrace_gateway.intake import BodyError, Invalid, body_format, decode_device
-from scantrace_gateway.openapi import (
-    DEVICE_BODY,
-    NO_TOKEN,
-    RETRY_AFTER,
-    error_response,
-    json_content,
-    request_body,
-)
-from scantrace_gateway.responses import error, json_response
-from scantrace_gateway.state import HttpError, client_address, gateway_of, read_body
+from scantrace_common.errors import error_doc
+from scantrace_gateway.deps import GatewayDep, client_address, read_body
+from scantrace_gateway.intake import body_format, decode_device
+from scantrace_gateway.openapi import DEVICE_BODY, NO_TOKEN, json_content, request_body
+from scantrace_gateway.responses import json_response
 
 router = APIRouter(tags=["devices"])
 
@@ -32,25 +26,17 @@ router = APIRouter(tags=["devices"])
     },
     responses={
         201: {"description": "enrolled", **json_content("Enrolled")},
-        400: error_response("unparseable body"),
-        413: error_response("body too large"),
-        415: error_response("Content-Type is not JSON or msgpack"),
-        422: error_response("invalid person_id"),
-        429: {**error_response("rate limited"), "headers": RETRY_AFTER},
+        400: error_doc("unparseable body"),
+        413: error_doc("body too large"),
+        415: error_doc("Content-Type is not JSON or msgpack"),
+        422: error_doc("invalid person_id"),
+        429: error_doc("rate limited", retry_after=True),
     },
 )
-async def post_device(request: Request) -> Response:
-    gateway = gateway_of(request)
-    try:
-        gateway.limit("enrol", client_address(request))
-        fmt = body_format(request.headers.get("content-type"))
-        person_id = decode_device(await read_body(request, 4096), fmt)
-    except HttpError as exc:
-        return error(exc.status, str(exc), exc.headers)
-    except BodyError as exc:
-        return error(exc.status, str(exc))
-    except Invalid as exc:
-        return error(422, str(exc))
+async def post_device(request: Request, gateway: GatewayDep) -> Response:
+    gateway.limit("enrol", client_address(request))
+    fmt = body_format(request.headers.get("content-type"))
+    person_id = decode_device(await read_body(request, 4096), fmt)
     # 128 random bits in the id's alphabet ([A-Za-z0-9_-], 24 characters).
     device_id = "d" + secrets.token_urlsafe(16)[:22]
     secret = gateway.settings.auth_secret.get_secret_value()

@@ -1,15 +1,14 @@
-"""POST /v1/scans: one scan or an array of up to 1000, JSON or msgpack."""
+"""POST /v1/scans: one scan or an array of up to 1000, JSON or msgpack (a fast route)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from scantrace_common.errors import ApiError
 from scantrace_gateway import metrics
 from scantrace_gateway.dedup import first_occurrences
-from scantrace_gateway.intake import (
-    BodyError,
-    decode_scans,
-)
+from scantrace_gateway.deps import device_call
+from scantrace_gateway.intake import decode_scans
 from scantrace_gateway.openapi import (
     DEVICE_TOKEN,
     SCAN_BODY,
@@ -17,11 +16,8 @@ from scantrace_gateway.openapi import (
     json_content,
     request_body,
 )
-from scantrace_gateway.publisher import Unavailable
-from scantrace_gateway.responses import error, intake_result
-from scantrace_gateway.routes.device_request import device_request
+from scantrace_gateway.responses import intake_result
 from scantrace_gateway.spool import Record
-from scantrace_gateway.state import HttpError, gateway_of
 
 router = APIRouter(tags=["scans"])
 
@@ -48,14 +44,10 @@ _REJECTED = metrics.SCANS.labels(outcome="rejected")
     },
 )
 async def post_scans(request: Request) -> Response:
-    gateway = gateway_of(request)
-    try:
-        body, fmt, ctx = await device_request(request, gateway)
-        judged = decode_scans(body, fmt, ctx, gateway.scans_topic)
-    except HttpError as exc:
-        return error(exc.status, str(exc), exc.headers)
-    except BodyError as exc:
-        return error(exc.status, str(exc))
+    call = await device_call(request)
+    gateway, ctx = call.gateway, call.ctx
+    gateway.require_revocations()
+    judged = decode_scans(call.body, call.fmt, ctx, gateway.scans_topic)
 
     rejected = judged.rejected
     if rejected:
@@ -63,7 +55,7 @@ async def post_scans(request: Request) -> Response:
         for rejection in rejected:
             metrics.SCANS_REJECTED.labels(reason=rejection.reason).inc()
         if judged.single:
-            return error(422, rejected[0].error)
+            raise ApiError(422, rejected[0].error)
 
     ids, records, times = judged.ids, judged.records, judged.times
     # Look only; the ids are marked after the publish made them durable (see dedup.py). No
@@ -83,10 +75,7 @@ async def post_scans(request: Request) -> Response:
                 new_ids.append(scan_id)
                 scanned.append(scanned_at)
     duplicates = len(ids) - len(to_publish)
-    try:
-        await gateway.publisher.publish(to_publish)
-    except Unavailable as exc:
-        return error(503, f"cannot store scans now: {exc}", {"Retry-After": str(exc.retry_after_s)})
+    await gateway.publisher.publish(to_publish)  # Unavailable: 503, see app.TRANSLATIONS
     await gateway.scan_deduper.mark(new_ids)
     if to_publish:
         _ACCEPTED.inc(len(to_publish))

@@ -1,0 +1,98 @@
+"""The reporter's FastAPI dependencies: the service, settings and fonts opened in the lifespan, the
+caller (`Admin`, `Reader`), the unit or venue a reader may see, and the days they may ask about."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from scantrace_common.auth import Principal, require_roles
+from scantrace_common.errors import ApiError
+from scantrace_common.events import UnitEvent, VenueEvent
+from scantrace_common.ids import IdStr
+from scantrace_common.timeparse import now_ms
+from scantrace_reporter.days import DayWindow, query_window
+from scantrace_reporter.poster import PosterFonts
+from scantrace_reporter.service import ReporterService
+from scantrace_reporter.settings import ReporterSettings
+
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+#: Admins, and officials within their `units` claim (read-only).
+Reader = Annotated[Principal, Depends(require_roles("admin", "official"))]
+
+
+def _service(request: Request) -> ReporterService:
+    service: ReporterService = request.app.state.service
+    return service
+
+
+def _settings(request: Request) -> ReporterSettings:
+    settings: ReporterSettings = request.app.state.settings
+    return settings
+
+
+def _fonts(request: Request) -> PosterFonts:
+    fonts: PosterFonts | None = request.app.state.poster_fonts
+    if fonts is None:
+        raise ApiError(503, "no font covering Vietnamese is installed (fonts-dejavu-core)")
+    return fonts
+
+
+ServiceDep = Annotated[ReporterService, Depends(_service)]
+SettingsDep = Annotated[ReporterSettings, Depends(_settings)]
+#: The poster fonts; 503 when the host has none (the service runs without posters).
+FontsDep = Annotated[PosterFonts, Depends(_fonts)]
+
+
+def unit_in_scope(service: ReporterService, principal: Principal, unit_id: str) -> UnitEvent:
+    """The unit; 404 when unknown (admins), 403 for an official outside their units (unknown
+    ones too, so that officials cannot probe which ids exist elsewhere)."""
+    unit = service.registry.units.get(unit_id)
+    if principal.role == "official":
+        if unit is None or not service.registry.within(unit_id, principal.units or ()):
+            raise ApiError(403, f"unit {unit_id!r} is outside your units")
+    elif unit is None:
+        raise ApiError(404, f"no unit {unit_id!r}")
+    return unit
+
+
+def _unit_of_path(
+    unit_id: Annotated[IdStr, Path()], principal: Reader, service: ServiceDep
+) -> UnitEvent:
+    return unit_in_scope(service, principal, unit_id)
+
+
+def _unit_of_query(
+    unit_id: Annotated[IdStr, Query()], principal: Reader, service: ServiceDep
+) -> UnitEvent:
+    return unit_in_scope(service, principal, unit_id)
+
+
+def _venue_of_path(
+    venue_id: Annotated[IdStr, Path()], principal: Reader, service: ServiceDep
+) -> VenueEvent:
+    venue = service.registry.venues.get(venue_id)
+    if principal.role == "official" and (
+        venue is None or not service.registry.within(venue.unit_id, principal.units or ())
+    ):
+        raise ApiError(403, f"venue {venue_id!r} is outside your units")
+    if venue is None:
+        raise ApiError(404, f"no venue {venue_id!r}")
+    return venue
+
+
+#: `/v1/units/{unit_id}...` as the caller may read it.
+UnitOfPath = Annotated[UnitEvent, Depends(_unit_of_path)]
+#: `?unit_id=` as the caller may read it.
+UnitOfQuery = Annotated[UnitEvent, Depends(_unit_of_query)]
+#: `/v1/venues/{venue_id}...` as the caller may read it.
+VenueOfPath = Annotated[VenueEvent, Depends(_venue_of_path)]
+
+
+def _readable_days(service: ServiceDep, settings: SettingsDep) -> DayWindow:
+    return query_window(service.store.clock.day_of(now_ms()), settings.retention_days)
+
+
+#: The days compliance may be asked about (days.query_window), today in SCANTRACE_TZ.
+ReadableDays = Annotated[DayWindow, Depends(_readable_days)]

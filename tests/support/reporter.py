@@ -1,0 +1,70 @@
+"""A reporter app in-process against the session's Kafka and Redis, and the helpers its tests share."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from scantrace_common.auth import mint_staff_token
+from scantrace_common.qr import QrSigner, b64url_encode
+from scantrace_reporter.app import create_reporter_app
+from scantrace_reporter.settings import ReporterSettings
+
+SECRET = "reporter-test-secret-0123456789abcdef"
+
+
+def new_signer() -> QrSigner:
+    return QrSigner.from_env_value("k1:" + b64url_encode(uuid.uuid4().bytes * 2))
+
+
+def auth(role: str = "admin", units: list[str] | None = None) -> dict[str, str]:
+    return {"Authorization": "Bearer " + mint_staff_token(SECRET, f"{role}-1", role, units=units)}
+
+
+ADMIN = auth()
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float = 60.0) -> None:
+    """Eventual consistency through Kafka: poll, bounded."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def running_reporter(
+    *, redis_url: str, kafka_bootstrap: str, namespace: str, signer: QrSigner, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with real secrets (so the production default applies), ready to serve."""
+    settings = ReporterSettings(
+        redis_url=redis_url,
+        kafka_bootstrap=kafka_bootstrap,
+        namespace=namespace,
+        auth_secret=SecretStr(SECRET),
+        qr_signing_key=SecretStr(
+            f"{signer.key_id}:{b64url_encode(signer.private_key.private_bytes_raw())}"
+        ),
+        **overrides,
+    )
+    app = create_reporter_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://reporter", timeout=30
+        ) as client,
+    ):
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        await wait_until(ready)
+        yield client
