@@ -100,6 +100,21 @@ async def test_finding_6_deeply_nested_bodies_are_a_400_and_publish_nothing(
         assert h.publisher.records == []
 
 
+@pytest.mark.parametrize("path", ["/v1/devices", "/v1/scans", "/v1/declarations"])
+async def test_a_json_body_that_is_not_utf8_is_a_400_and_publishes_nothing(path: str) -> None:
+    """Found by the hostile-input suite: msgspec raises UnicodeDecodeError, not DecodeError."""
+    async with harness() as h:
+        headers = {
+            "content-type": MEDIA["json"],
+            "authorization": f"Bearer {h.device_token('p-1')}",
+        }
+        for body in (b'{"person_id": "\xff\xfe"}', b"\xff", b'{"person_id": "a\xc3\x28"}'):
+            response = await h.client.post(path, content=body, headers=headers)
+            assert response.status_code == 400, (body, response.text)
+            assert response.json()["error"].startswith("unparseable json body")
+        assert h.publisher.records == []
+
+
 def _body(fmt: str, value: Any) -> bytes:
     return msgspec.json.encode(value) if fmt == "json" else msgspec.msgpack.encode(value)
 

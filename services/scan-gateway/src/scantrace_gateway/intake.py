@@ -105,13 +105,18 @@ class Invalid(ApiError):
 
 #: What refuses a body as unparseable. msgspec skips unknown fields, and decodes untyped parts,
 #: recursively: a body nested about a thousand levels deep raises RecursionError, before anything
-#: of it was judged (finding 6).
-_UNPARSEABLE = (msgspec.DecodeError, RecursionError)
+#: of it was judged (finding 6). A JSON text that is not UTF-8 raises UnicodeDecodeError, not
+#: DecodeError.
+_UNPARSEABLE = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
 
 def _unparseable(fmt: Format, exc: Exception) -> ApiError:
     if isinstance(exc, RecursionError):
         return ApiError(400, f"unparseable {fmt} body: nested too deeply")
+    if isinstance(exc, UnicodeDecodeError):
+        return ApiError(
+            400, f"unparseable {fmt} body: not UTF-8 ({exc.reason} at byte {exc.start})"
+        )
     return ApiError(400, f"unparseable {fmt} body: {exc}")
 
 
