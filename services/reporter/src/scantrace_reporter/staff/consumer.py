@@ -53,8 +53,8 @@ class StaffConsumer:
     async def run(self, catch_up_timeout_s: float = 120.0) -> None:
         """Catch up, then follow; a failure is kept for the readiness check."""
         try:
+            self._started = True  # stop() closes it, even when cancelled halfway through start()
             await self._consumer.start()
-            self._started = True
             await catch_up(self._consumer, self._loop, catch_up_timeout_s)
             self.caught_up = True
             await self._loop.run()

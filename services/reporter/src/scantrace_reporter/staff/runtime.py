@@ -31,11 +31,11 @@ class StaffRuntime:
             self._task = asyncio.create_task(self.consumer.run(), name="reporter-consumer-staff")
 
     async def stop(self) -> None:
-        await self.consumer.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.consumer.stop()
 
 
 async def staff_ready(app: FastAPI) -> None:
