@@ -5,9 +5,15 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 
 COMPONENTS ?=
 PYTEST_ARGS ?=
+# `make staff` and `make token`: who (UNITS limits an official to those unit ids)
+STAFF_ID ?= admin
+STAFF_NAME ?= Quản trị viên
+ROLE ?= admin
+SUB ?= me
+UNITS ?=
 LINT_PATHS := libs services tests bench
 
-.PHONY: help install run test test-unit test-integration test-e2e lint format bench demo chaos clean
+.PHONY: help install run staff token test test-unit test-integration test-e2e lint format bench demo chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -15,9 +21,17 @@ help: ## list the targets
 install: ## install uv and the locked Python environment
 	@scripts/bootstrap.sh
 
-run: ## start Kafka, Redis, the three services and Prometheus (if installed) in the foreground (COMPONENTS="kafka redis" for a subset)
+run: ## start Kafka, Redis, the three services, the console and Prometheus (if installed) in the foreground (COMPONENTS="kafka redis" for a subset)
 	@scripts/bootstrap.sh --run
 	uv run scantrace up $(COMPONENTS)
+
+staff: ## create a console account in the running stack, asking its password (STAFF_ID=admin ROLE=admin STAFF_NAME=...)
+	@scripts/bootstrap.sh
+	uv run scantrace staff add "$(STAFF_ID)" --role "$(ROLE)" --name "$(STAFF_NAME)" $(if $(UNITS),--units $(UNITS))
+
+token: ## print a staff token for scripts and curl (ROLE=admin SUB=me; UNITS=... for an official)
+	@scripts/bootstrap.sh
+	@uv run scantrace token --role "$(ROLE)" --sub "$(SUB)" $(if $(UNITS),--units $(UNITS))
 
 test: ## every tier: unit, integration and e2e against a real Kafka and Redis
 	@scripts/bootstrap.sh --test

@@ -51,6 +51,8 @@ Where to look next
   prometheus:  $prometheus  (graphs and alerts: the links above, when \`prometheus\` is installed)
   dashboards:  deploy/grafana/dashboards/*.json (Grafana, provisioned by \`docker-compose up\`;
                see docs/operations.md)
-  a token:     uv run scantrace token --role epidemiologist --sub me
+  console:     http://127.0.0.1:${SCANTRACE_CONSOLE_PORT:-8003}  (first admin: \`make staff\`, then sign in;
+               more accounts in the console's "Staff accounts" page)
+  a token:     make -s token ROLE=epidemiologist SUB=me
   stop:        kill \$(cat $state/up.pid)   (or Ctrl-C where \`make run\` runs)
 EOT

@@ -1,4 +1,4 @@
-"""The three services started as real processes against the session's Kafka and Redis.
+"""The services and the console started as real processes against the session's Kafka and Redis.
 
 One set of services for the whole e2e session (starting them costs seconds on two cores);
 each test isolates itself by the ids it uses.
@@ -27,6 +27,8 @@ SERVICES = {
     "gateway": "scantrace_gateway",
     "tracer": "scantrace_tracer",
     "reporter": "scantrace_reporter",
+    # last: it is ready once the tracer and the reporter answer
+    "console": "scantrace_console",
 }
 READY_TIMEOUT_S = 90.0
 
@@ -132,6 +134,7 @@ def e2e_services(e2e_stack: E2EStack) -> Iterator[dict[str, ServiceProcess]]:
         "SCANTRACE_GATEWAY_PORT": str(ports["gateway"]),
         "SCANTRACE_TRACER_PORT": str(ports["tracer"]),
         "SCANTRACE_REPORTER_PORT": str(ports["reporter"]),
+        "SCANTRACE_CONSOLE_PORT": str(ports["console"]),
     }
     started: dict[str, ServiceProcess] = {}
     try:
@@ -169,3 +172,8 @@ def tracer_url(e2e_services: dict[str, ServiceProcess]) -> str:
 @pytest.fixture(scope="session")
 def reporter_url(e2e_services: dict[str, ServiceProcess]) -> str:
     return e2e_services["reporter"].url
+
+
+@pytest.fixture(scope="session")
+def console_url(e2e_services: dict[str, ServiceProcess]) -> str:
+    return e2e_services["console"].url

@@ -13,7 +13,12 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 METRICS_TXT = Path(__file__).resolve().parents[2] / "deploy" / "metrics.txt"
-SERVICES = {"gateway": "gateway_url", "tracer": "tracer_url", "reporter": "reporter_url"}
+SERVICES = {
+    "gateway": "gateway_url",
+    "tracer": "tracer_url",
+    "reporter": "reporter_url",
+    "console": "console_url",
+}
 TYPE_LINE = re.compile(r"# TYPE (scantrace_[a-z_]+) (\w+)")
 
 

@@ -1,4 +1,4 @@
-"""The local Prometheus against the real services: their three jobs up, the rules loaded.
+"""The local Prometheus against the real services: every job up (the console's too), rules loaded.
 
 `LocalPrometheus` (what `scantrace up prometheus` starts) is pointed at the e2e session's
 services; the series it stores are the services' own (a counter of the tracer, the gateway's
@@ -15,7 +15,13 @@ import pytest
 
 from scantrace_cli.stack.prometheus import LocalPrometheus
 from tests.e2e.conftest import ServiceProcess
-from tests.support.prometheus_api import loaded_rules, query, rule_names, wait_all_up
+from tests.support.prometheus_api import (
+    SERVICE_JOBS,
+    loaded_rules,
+    query,
+    rule_names,
+    wait_all_up,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -37,4 +43,4 @@ def test_prometheus_scrapes_the_running_services(
         assert httpx.get(f"{gateway}/metrics", timeout=5).status_code == 200
         answer = query(api, 'count by (job) ({__name__=~"scantrace_.*"})')
         jobs = {r["metric"]["job"] for r in answer["data"]["result"]}
-        assert jobs == {"scantrace-gateway", "scantrace-tracer", "scantrace-reporter"}
+        assert jobs == SERVICE_JOBS

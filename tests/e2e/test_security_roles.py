@@ -64,6 +64,12 @@ EXPECTED: dict[tuple[str, str, str], frozenset[str]] = {
     ("reporter", "POST", "/v1/quarantines"): frozenset({"admin"}),
     ("reporter", "GET", "/v1/compliance"): frozenset({"admin", "official"}),
     ("reporter", "GET", "/v1/compliance.csv"): frozenset({"admin", "official"}),
+    # SPEC 8
+    ("reporter", "POST", "/v1/staff"): frozenset({"admin"}),
+    ("reporter", "GET", "/v1/staff"): frozenset({"admin"}),
+    ("reporter", "GET", "/v1/staff/{staff_id}"): frozenset({"admin"}),
+    ("reporter", "DELETE", "/v1/staff/{staff_id}"): frozenset({"admin"}),
+    ("reporter", "POST", "/v1/sessions"): PUBLIC,
 }
 
 _SECRET_FOR_SCHEMA = "openapi-only-" + "s" * 32
@@ -130,6 +136,7 @@ class World:
     venue: str
     person: str
     case_id: str
+    staff: str = ""
     today: str = field(default_factory=lambda: date.today().isoformat())
 
     def fresh_venue(self) -> str:
@@ -142,6 +149,29 @@ class World:
         )
         assert response.status_code == 201, response.text
         return venue_id
+
+    def fresh_staff(self) -> str:
+        staff_id = f"sec-{uuid.uuid4().hex[:10]}"
+        response = httpx.post(
+            f"{self.urls['reporter']}/v1/staff",
+            json=staff_body(staff_id),
+            headers={"authorization": f"Bearer {self.admin}"},
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        return staff_id
+
+
+STAFF_PASSWORD = "a staff password of the security tests"
+
+
+def staff_body(staff_id: str) -> dict[str, Any]:
+    return {
+        "staff_id": staff_id,
+        "name": "Sec staff",
+        "role": "official",
+        "password": STAFF_PASSWORD,
+    }
 
 
 @dataclass(frozen=True)
@@ -238,6 +268,15 @@ def build_call(world: World, key: tuple[str, str, str], allowed_caller: bool) ->
             "/v1/compliance.csv",
             {"unit_id": world.root, "from": world.today, "to": world.today},
         ),
+        ("POST", "/v1/staff"): Call("POST", "/v1/staff", json=staff_body(new_id)),
+        ("GET", "/v1/staff"): Call("GET", "/v1/staff"),
+        ("GET", "/v1/staff/{staff_id}"): Call("GET", f"/v1/staff/{world.staff}"),
+        ("DELETE", "/v1/staff/{staff_id}"): Call(
+            "DELETE", f"/v1/staff/{world.fresh_staff() if allowed_caller else world.staff}"
+        ),
+        ("POST", "/v1/sessions"): Call(
+            "POST", "/v1/sessions", json={"staff_id": world.staff, "password": STAFF_PASSWORD}
+        ),
     }
     return calls[(method, path)]
 
@@ -283,6 +322,8 @@ def world(
             json={"venue_id": venue, "name": "Sec venue", "kind": "office", "unit_id": child},
         )
         assert response.status_code == 201, response.text
+        staff = f"sec{hexid}-staff"
+        assert client.post("/v1/staff", json=staff_body(staff)).status_code == 201
     response = httpx.post(
         f"{tracer_url}/v1/cases",
         json={
@@ -305,6 +346,7 @@ def world(
         venue=venue,
         person=f"sec{hexid}-p",
         case_id=response.json()["case_id"],
+        staff=staff,
     )
 
 

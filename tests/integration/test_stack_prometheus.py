@@ -39,8 +39,13 @@ def _metrics(path: str) -> tuple[int, str, bytes]:
 def stub_services() -> Iterator[dict[str, int]]:
     import scantrace_tracer.metrics  # noqa: F401 - registers the tracer's series
 
-    with serve(_metrics) as gateway, serve(_metrics) as tracer, serve(_metrics) as reporter:
-        urls = {"gateway": gateway, "tracer": tracer, "reporter": reporter}
+    with (
+        serve(_metrics) as gateway,
+        serve(_metrics) as tracer,
+        serve(_metrics) as reporter,
+        serve(_metrics) as console,
+    ):
+        urls = {"gateway": gateway, "tracer": tracer, "reporter": reporter, "console": console}
         yield {name: int(url.rstrip("/").rsplit(":", 1)[1]) for name, url in urls.items()}
 
 
@@ -55,6 +60,7 @@ def test_up_prometheus_scrapes_the_services_and_loads_the_rules(
         "SCANTRACE_GATEWAY_PORT": str(stub_services["gateway"]),
         "SCANTRACE_TRACER_PORT": str(stub_services["tracer"]),
         "SCANTRACE_REPORTER_PORT": str(stub_services["reporter"]),
+        "SCANTRACE_CONSOLE_PORT": str(stub_services["console"]),
         "PYTHONUNBUFFERED": "1",
     }
     log = tmp_path / "up.log"

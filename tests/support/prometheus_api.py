@@ -14,7 +14,9 @@ import yaml
 from scantrace_cli.stack.prometheus import RULES
 
 WAIT_S = 90.0
-SERVICE_JOBS = frozenset({"scantrace-gateway", "scantrace-tracer", "scantrace-reporter"})
+SERVICE_JOBS = frozenset(
+    {"scantrace-gateway", "scantrace-tracer", "scantrace-reporter", "scantrace-console"}
+)
 
 
 def targets_health(api: str) -> dict[str, str]:

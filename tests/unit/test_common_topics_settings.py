@@ -23,6 +23,7 @@ def test_registry_matches_spec_keys() -> None:
         "cases.v1": "person_id",
         "exposures.v1": "person_id",
         "audit.v1": "staff_id",
+        "staff.v1": "staff_id",
         "criteria.v1": "set_id",
         "assessments.v1": "venue_id",
         "inspections.v1": "venue_id",
@@ -30,6 +31,7 @@ def test_registry_matches_spec_keys() -> None:
         "clusters.v1": "venue_id",
     }
     assert TOPICS["criteria.v1"].configs["cleanup.policy"] == "compact"
+    assert TOPICS["staff.v1"].configs["cleanup.policy"] == "compact"
     assert TOPICS["venues.v1"].configs["cleanup.policy"] == "compact"
     assert TOPICS["units.v1"].configs["cleanup.policy"] == "compact"
     assert TOPICS["clusters.v1"].configs["cleanup.policy"] == "compact"

@@ -35,6 +35,7 @@ IMAGES = [
     Image("scan-gateway", "scantrace-gateway", "scantrace_gateway", 8000),
     Image("tracer", "scantrace-tracer", "scantrace_tracer", 8001),
     Image("reporter", "scantrace-reporter", "scantrace_reporter", 8002),
+    Image("console", "scantrace-console", "scantrace_console", 8003),
 ]
 
 

@@ -18,7 +18,7 @@ OVERLAYS = sorted(
     p.parent for p in (ROOT / "deploy" / "k8s" / "overlays").glob("*/kustomization.yaml")
 )
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
-PORTS = {"gateway": 8000, "tracer": 8001, "reporter": 8002}
+PORTS = {"gateway": 8000, "tracer": 8001, "reporter": 8002, "console": 8003}
 
 Manifest = dict[str, Any]
 
@@ -214,6 +214,7 @@ def test_topic_jobs_run_a_real_cli_command(
         ("scantrace_gateway.settings", "GatewaySettings"),
         ("scantrace_tracer.settings", "TracerSettings"),
         ("scantrace_reporter.settings", "ReporterSettings"),
+        ("scantrace_console.settings", "ConsoleSettings"),
     ],
 )
 def test_images_set_settings_the_services_read(module: str, cls: str) -> None:

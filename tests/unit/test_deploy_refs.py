@@ -73,7 +73,7 @@ def test_metrics_file_is_well_formed() -> None:
     assert len(metrics) >= 20
     for name, kind in metrics.items():
         assert kind in METRIC_TYPES, f"{name}: unknown type {kind}"
-        assert re.fullmatch(r"scantrace_(gateway|tracer|reporter)_[a-z_]+", name), name
+        assert re.fullmatch(r"scantrace_(gateway|tracer|reporter|console)_[a-z_]+", name), name
         if kind == "counter":
             assert name.endswith("_total"), f"counter {name} must end in _total"
         else:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "up",
     "token",
+    "staff",
     "topics",
     "registry",
     "tracer",

@@ -24,6 +24,10 @@ MAX_STAFF_TTL_S: Final = 12 * 3600
 _CLOCK_SKEW_S: Final = 60
 
 
+#: The 401 of a valid token whose account an admin has disabled.
+ACCOUNT_DISABLED: Final = "this staff account is disabled: ask an admin"
+
+
 class AuthError(Exception):
     """The token is missing, malformed, expired or not signed by our secret."""
 
@@ -111,9 +115,15 @@ def principal_from_request(request: Request, secret: str) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
     try:
-        return verify_token(secret, token.strip())
+        principal = verify_token(secret, token.strip())
     except AuthError as exc:
         raise _unauthorized(f"invalid token: {exc}") from exc
+    # Set by `create_app(..., staff_tokens=True)`: a disabled account's tokens are refused
+    # although their signature and `exp` are still good (scantrace_common.disabled_staff).
+    disabled = getattr(request.app.state, "disabled_staff", None)
+    if principal.role in STAFF_ROLES and disabled is not None and principal.sub in disabled:
+        raise _unauthorized(ACCOUNT_DISABLED)
+    return principal
 
 
 #: Declares the bearer scheme in the OpenAPI documents of the operations that need a token. The

@@ -124,6 +124,24 @@ class AuditEvent(Event, frozen=True, kw_only=True):
     at: EpochMs
 
 
+class StaffEvent(Event, frozen=True, kw_only=True):
+    """An account's whole current state; disabling it is the same account with `disabled_at` set.
+
+    `password_hash` is an argon2id PHC string: the topic is readable only by the reporter, and
+    no API answers it.
+    """
+
+    staff_id: Id
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    role: Role
+    units: list[Id] | None = None
+    password_hash: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+    created_at: EpochMs
+    created_by: Annotated[str, msgspec.Meta(max_length=128)]
+    disabled_at: EpochMs | None = None
+    disabled_by: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+
+
 # --- SPEC section 10: criteria sets, assessments, inspections, residents' reports ---------------
 
 SafetyLevel = Literal["green", "yellow", "orange", "red"]
@@ -298,6 +316,7 @@ TOPIC_EVENTS: dict[str, type[Event]] = {
     "cases.v1": CaseEvent,
     "exposures.v1": ExposureEvent,
     "audit.v1": AuditEvent,
+    "staff.v1": StaffEvent,
     "criteria.v1": CriteriaSetEvent,
     "assessments.v1": AssessmentEvent,
     "inspections.v1": InspectionEvent,

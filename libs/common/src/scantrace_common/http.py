@@ -9,6 +9,7 @@ Anything else is a 500 with the same body and no detail, logged with its traceba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from scantrace_common.apidocs import install_api_docs
 from scantrace_common.bodylimit import BodyLimitMiddleware
+from scantrace_common.disabled_staff import watching
 from scantrace_common.errors import ERROR_REF, ERROR_SCHEMA, ApiError
 from scantrace_common.metrics import exposition
 from scantrace_common.settings import CommonSettings
@@ -44,14 +46,19 @@ def create_app(
     description: str = "",
     max_body_bytes: int = 2 << 20,
     translate: Translations | None = None,
+    staff_tokens: bool = False,
 ) -> FastAPI:
     """A service app: `/healthz`, `/readyz` (200 only while every check passes), `/metrics`.
 
     Checks take the app so they read clients opened in the lifespan from `app.state`.
-    Errors are always `{"error": "..."}` with the right status.
+    Errors are always `{"error": "..."}` with the right status. `staff_tokens`: the service admits
+    staff tokens, so it follows the disabled accounts (`scantrace_common.disabled_staff`) for
+    `require_roles` to refuse their tokens.
     """
     # `_created` series double the number of series and no dashboard or alert uses them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
+    if staff_tokens:
+        lifespan = _with_disabled_staff(settings, lifespan)
     app = FastAPI(
         title=title,
         version=version,
@@ -98,6 +105,20 @@ def create_app(
     install_error_handlers(app, translate or {})
     install_error_schema(app)
     return app
+
+
+def _with_disabled_staff(settings: CommonSettings, inner: Lifespan | None) -> Lifespan:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with watching(settings.redis_url, settings.namespace) as disabled:
+            app.state.disabled_staff = disabled
+            if inner is None:
+                yield
+            else:
+                async with inner(app):
+                    yield
+
+    return lifespan
 
 
 def as_api_error(exc: Exception, translate: Translations) -> ApiError:

@@ -16,6 +16,7 @@ QUARANTINES: Final = "quarantines.v1"
 CASES: Final = "cases.v1"
 EXPOSURES: Final = "exposures.v1"
 AUDIT: Final = "audit.v1"
+STAFF: Final = "staff.v1"
 CRITERIA: Final = "criteria.v1"
 ASSESSMENTS: Final = "assessments.v1"
 INSPECTIONS: Final = "inspections.v1"
@@ -76,6 +77,7 @@ TOPICS: Final[dict[str, TopicSpec]] = {
         TopicSpec(CASES, "person_id", 3, _retained(365), "cases opened"),
         TopicSpec(EXPOSURES, "person_id", 6, _retained(365), "exposure notices"),
         TopicSpec(AUDIT, "staff_id", 3, _retained(3 * 365), "who asked what"),
+        TopicSpec(STAFF, "staff_id", 1, dict(_COMPACTED), "staff accounts (compacted)"),
         TopicSpec(CRITERIA, "set_id", 1, dict(_COMPACTED), "criteria set versions (compacted)"),
         TopicSpec(ASSESSMENTS, "venue_id", 3, _retained(3 * 365), "venue self-assessments"),
         TopicSpec(INSPECTIONS, "venue_id", 3, _retained(3 * 365), "inspections and suspensions"),

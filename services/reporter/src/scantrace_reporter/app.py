@@ -28,6 +28,8 @@ from scantrace_reporter.registry import Registry
 from scantrace_reporter.routes import router
 from scantrace_reporter.service import ReporterService
 from scantrace_reporter.settings import ReporterSettings
+from scantrace_reporter.staff.routes import router as staff_router
+from scantrace_reporter.staff.runtime import StaffRuntime, staff_ready
 from scantrace_reporter.store import ComplianceStore
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,8 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         app.state.producer = producer
         consumers = ReporterConsumers(settings, store, producer)
         app.state.consumers = consumers if settings.reporter_consumers else None
+        app.state.staff = staff = StaffRuntime(settings, redis, producer)
+        staff.start()
         tasks: list[asyncio.Task[None]] = []
         if settings.reporter_consumers:
             tasks.append(asyncio.create_task(consumers.run()))
@@ -125,6 +129,7 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await consumers.stop()
+            await staff.stop()
             await producer.stop()
             await redis.aclose()
 
@@ -146,10 +151,17 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
     app = create_app(
         title="scantrace reporter",
         settings=settings,
-        readiness_checks={"redis": redis_ready, "kafka": kafka_ready, "registry": consumers_ready},
+        readiness_checks={
+            "redis": redis_ready,
+            "kafka": kafka_ready,
+            "registry": consumers_ready,
+            "staff": staff_ready,
+        },
         lifespan=lifespan,
+        staff_tokens=True,
         description="Units, venues and their QR posters, quarantines and compliance (SPEC 4).",
         translate=TRANSLATIONS,
     )
     app.include_router(router)
+    app.include_router(staff_router)
     return app

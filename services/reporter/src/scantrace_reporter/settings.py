@@ -28,5 +28,7 @@ class ReporterSettings(CommonSettings):
     poster_batch_limit: int = Field(default=2000, ge=1)
     #: At most this many rows (units x days) in one CSV export.
     csv_max_rows: int = Field(default=400_000, ge=1)
+    #: Lifetime of the tokens `POST /v1/sessions` answers (SPEC 8: default 8 h, at most 12 h).
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=12 * 3600)
     #: Start the Kafka consumers (tests of the HTTP layer alone may turn them off).
     reporter_consumers: bool = True

@@ -236,6 +236,7 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         lifespan=lifespan,
         description="Visits, exposures, occupancy and cases (SPEC section 5).",
         translate=ERRORS,
+        staff_tokens=True,
     )
     app.include_router(router)
     # Queries hold off garbage collection while they run (see gcpause); the audit layer does it.

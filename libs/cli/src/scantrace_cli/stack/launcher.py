@@ -246,6 +246,12 @@ class Stack:
         env.setdefault("SCANTRACE_ENVIRONMENT", "development")
         return env
 
+    def _console_port(self) -> str:
+        for server in self.started:
+            if isinstance(server, LocalService) and server.name == "console":
+                return str(server.port)
+        return "8003"
+
     def _known_broker_kind(self) -> BrokerKind:
         """When this run starts no broker: external if configured, else what `up kafka` wrote."""
         if self.env.get("SCANTRACE_KAFKA_BOOTSTRAP"):
@@ -319,6 +325,9 @@ class Stack:
                 )
         for server in self.started:
             self.say(f"  log {server.name:10} {server.log_path}")
+        if any(isinstance(s, LocalService) and s.name == "console" for s in self.started):
+            self.say("console: create the first admin with `make staff` (another terminal),")
+            self.say("         then sign in at http://127.0.0.1:" + self._console_port())
         self.say("all ready; Ctrl-C stops everything")
 
     def watch(self) -> int:

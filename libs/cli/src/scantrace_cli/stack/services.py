@@ -1,4 +1,6 @@
-"""The three scantrace services as child processes (`python -m scantrace_<name>`)."""
+"""The scantrace services as child processes (`python -m scantrace_<name>`), started in this
+order, each once the one before is ready: the console last, as it is ready only when the tracer
+and the reporter answer."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("gateway", "scantrace_gateway", "SCANTRACE_GATEWAY_PORT", 8000),
         ServiceSpec("tracer", "scantrace_tracer", "SCANTRACE_TRACER_PORT", 8001),
         ServiceSpec("reporter", "scantrace_reporter", "SCANTRACE_REPORTER_PORT", 8002),
+        ServiceSpec("console", "scantrace_console", "SCANTRACE_CONSOLE_PORT", 8003),
     )
 }
 
