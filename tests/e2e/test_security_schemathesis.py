@@ -42,7 +42,8 @@ def role_token(request: pytest.FixtureRequest, service: str) -> str:
     return token
 
 
-@pytest.mark.parametrize("service", ["gateway", "tracer", "reporter"])
+#: The four OpenAPI documents of SPEC section 1.
+@pytest.mark.parametrize("service", ["gateway", "tracer", "reporter", "console"])
 def test_openapi_fuzzing_finds_no_server_error(
     request: pytest.FixtureRequest, service: str
 ) -> None:
@@ -53,6 +54,12 @@ def test_openapi_fuzzing_finds_no_server_error(
     failures: list[str] = []
     bodiless: set[str] = set()
     started = time.monotonic()
+
+    # The console's operations are HTML pages and forms (CSRF-protected) whose documents FastAPI
+    # declares as JSON: only "no server error" is checked there.
+    checks: list[Any] = [not_a_server_error]
+    if service != "console":
+        checks += [response_schema_conformance, content_type_conformance]
 
     def exercise(operation: Any, name: str) -> None:
         @given(case=operation.as_strategy())
@@ -65,14 +72,7 @@ def test_openapi_fuzzing_finds_no_server_error(
             response = case.call(base_url=url, headers=headers, timeout=60)
             statuses[name][response.status_code] += 1
             try:
-                case.validate_response(
-                    response,
-                    checks=[
-                        not_a_server_error,
-                        response_schema_conformance,
-                        content_type_conformance,
-                    ],
-                )
+                case.validate_response(response, checks=checks)
             except Exception as exc:  # collected: one report for the whole service
                 failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:400]}")
 

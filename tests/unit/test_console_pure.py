@@ -92,3 +92,14 @@ def test_drawings_escape_what_they_show_and_use_no_inline_style() -> None:
     graph = str(exposure_graph("case", contacts))
     assert "40 min" in graph
     assert "v2 · 20 min" in graph
+
+
+def test_a_forged_csrf_field_with_any_characters_is_refused_not_an_error() -> None:
+    """Found by schemathesis: compare_digest raised TypeError on non-ASCII text (a 500)."""
+    from redis.asyncio import Redis
+
+    from scantrace_console.sessions import Sessions
+
+    store = Sessions(Redis(), "t.", "s" * 40)  # no command is sent: the client never connects
+    assert not store.csrf_ok("cookie", "\u00a5\u00f7 forged")
+    assert store.csrf_ok("cookie", store.csrf_token("cookie"))

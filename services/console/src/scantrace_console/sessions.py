@@ -84,4 +84,6 @@ class Sessions:
     def csrf_ok(self, cookie: str | None, submitted: str | None) -> bool:
         if not cookie or not submitted:
             return False
-        return hmac.compare_digest(self.csrf_token(cookie), submitted)
+        # compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError,
+        # a 500, on a forged form field)
+        return hmac.compare_digest(self.csrf_token(cookie).encode(), submitted.encode())
