@@ -112,6 +112,22 @@ def endpoints(qr: str, person: str, unit: str) -> list[Endpoint]:
             "/v1/quarantines",
             lambda: {"person_id": person, "unit_id": unit, "from": day, "to": day},
         ),
+        Endpoint(
+            "reporter",
+            "/v1/staff",
+            lambda: {
+                "staff_id": f"h{uuid.uuid4().hex[:10]}",
+                "name": "Nguyễn Văn A",
+                "role": "official",
+                "units": [unit],
+                "password": "a long enough password",
+            },
+        ),
+        Endpoint(
+            "reporter",
+            "/v1/sessions",
+            lambda: {"staff_id": f"h{uuid.uuid4().hex[:10]}", "password": "not the password"},
+        ),
     ]
 
 
@@ -381,7 +397,7 @@ async def test_generated_hostile_bodies(sender: Sender, world: dict[str, str]) -
 
     @settings(max_examples=300, suppress_health_check=list(HealthCheck), deadline=None)
     @given(
-        index=st.integers(min_value=0, max_value=6),
+        index=st.integers(min_value=0, max_value=8),
         which=st.integers(min_value=-1, max_value=8),
         value=_JSON_VALUES,
     )
