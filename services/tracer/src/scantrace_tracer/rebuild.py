@@ -1,5 +1,5 @@
 """Rebuild the tracer's Redis state from Kafka alone: Redis is a cache of `venues.v1` and
-`scans.v1`. Stop the tracer worker first; the live worker, restarted, replays from its committed
+`scans.v1`, and of `exposures.v1` and `declarations.v1` for follow-ups (SPEC 11). Stop the tracer worker first; the live worker, restarted, replays from its committed
 offsets onto the rebuilt state, which is harmless because every write is idempotent.
 """
 
@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from scantrace_common.events import ExposureEvent, InvalidEvent, decode
 from scantrace_common.redis_client import connect
-from scantrace_common.topics import SCANS, VENUES, topic_name
+from scantrace_common.topics import DECLARATIONS, EXPOSURES, SCANS, VENUES, topic_name
 from scantrace_tracer.fastpipe import FastPipe
+from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.ingest import Ingest, PoisonGuard, Record
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.settings import TracerSettings
-from scantrace_tracer.store import TracerStore
+from scantrace_tracer.store import TracerStore, wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ class RebuildReport:
     keys_deleted: int
     venue_events: int
     scan_events: int
+    exposure_events: int = 0
+    declaration_events: int = 0
 
 
 async def _no_dead_letters(*_: object) -> None:
@@ -99,13 +103,32 @@ async def rebuild(settings: TracerSettings) -> RebuildReport:
             fast=lanes,
             tails_remembered=settings.tracer_tails_remembered,
         )
+        follow_ups = FollowUpStore(
+            redis,
+            keys,
+            tz=settings.tz,
+            days=settings.follow_up_days,
+            retention_days=settings.retention_days,
+            namespace=settings.namespace,
+        )
         ingest = Ingest(
             store,
             namespace=settings.namespace,
             dead_letter=_no_dead_letters,
             guard=PoisonGuard(max_ratio=1.0, window=10, min_invalid=10**9),
             group="rebuild",
+            follow_ups=follow_ups,
         )
+
+        async def exposure_notices(records: Sequence[Record]) -> int:
+            notices = []
+            for r in records:
+                try:
+                    notices.append(decode(ExposureEvent, r.value))
+                except InvalidEvent:
+                    continue  # the tracer published it checked; nothing to rebuild from
+            return await follow_ups.add_exposures(notices, wall_clock_ms())
+
         venues = await read_topic(
             settings.kafka_bootstrap,
             topic_name(VENUES, settings.namespace),
@@ -117,8 +140,18 @@ async def rebuild(settings: TracerSettings) -> RebuildReport:
             ingest.handle_scans,
             batch=settings.tracer_batch_max,
         )
+        exposures = await read_topic(
+            settings.kafka_bootstrap,
+            topic_name(EXPOSURES, settings.namespace),
+            exposure_notices,
+        )
+        declarations = await read_topic(
+            settings.kafka_bootstrap,
+            topic_name(DECLARATIONS, settings.namespace),
+            ingest.handle_declarations,
+        )
         for lane in lanes:
             await lane.close()
-        return RebuildReport(deleted, venues, scans)
+        return RebuildReport(deleted, venues, scans, exposures, declarations)
     finally:
         await redis.aclose()
