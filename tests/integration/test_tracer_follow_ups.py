@@ -25,7 +25,7 @@ from scantrace_common.redis_client import connect
 from scantrace_common.timeparse import day_bounds, local_date
 from scantrace_common.topics import DECLARATIONS, QUARANTINES, dlq_of, topic_name
 from scantrace_tracer.api import create_tracer_app
-from scantrace_tracer.ingest import Ingest, PoisonGuard, Record
+from scantrace_tracer.ingest import DeadLetter, Ingest, PoisonGuard, Record
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.rebuild import rebuild
 from scantrace_tracer.store import TracerStore, wall_clock_ms
@@ -53,6 +53,19 @@ async def tracer_app(settings: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://tracer") as client:
             yield app, client
+
+
+def app_ingest(app: FastAPI, namespace: str, dead_letter: DeadLetter) -> Ingest:
+    """The worker's ingest over the app's stores (the tests hand it what its agents would)."""
+    return Ingest(
+        app.state.store,
+        namespace=namespace,
+        dead_letter=dead_letter,
+        guard=PoisonGuard(max_ratio=1, window=10, min_invalid=50),
+        group="test",
+        follow_ups=app.state.follow_ups,
+        clusters=app.state.clusters,
+    )
 
 
 def _noon(day: date) -> int:
@@ -84,14 +97,7 @@ async def _declare(
             [(b"k", i if isinstance(i, bytes) else encode(i)) for i in items],
         )
         values = (await read_values(kafka_bootstrap, topic))[before:]
-        ingest = Ingest(
-            app.state.store,
-            namespace=namespace,
-            dead_letter=lambda t, kv, h: producer.send_batch(t, kv, headers=h),
-            guard=PoisonGuard(max_ratio=1, window=10, min_invalid=50),
-            group="test",
-            follow_ups=app.state.follow_ups,
-        )
+        ingest = app_ingest(app, namespace, lambda t, kv, h: producer.send_batch(t, kv, headers=h))
         records = [Record(topic, 0, n, b"k", v) for n, v in enumerate(values)]
         await ingest.handle_declarations(records)
     finally:

@@ -28,9 +28,11 @@ from scantrace_common.timeparse import format_time
 from scantrace_tracer import responses
 from scantrace_tracer.audit import AuditMiddleware, AuditTrail, note_person, staff_ref
 from scantrace_tracer.cases import CaseService
+from scantrace_tracer.cluster_store import ClusterStore
 from scantrace_tracer.deps import (
     CaseId,
     Cases,
+    Clusters,
     Epidemiologist,
     FollowUps,
     PersonId,
@@ -221,6 +223,28 @@ async def list_follow_ups(
     return responses.json_response({"follow_ups": [t.body() for t in found]})
 
 
+@router.get(
+    "/clusters",
+    name="clusters",
+    summary="Venue clusters overlapping [from, to] (SPEC 11)",
+)
+async def list_clusters(
+    clusters: Clusters,
+    window: Window,
+    unit_id: Annotated[
+        IdStr | None, Query(description="not served yet: the tracer has no unit tree")
+    ] = None,
+) -> Response:
+    if unit_id is not None:
+        raise ApiError(
+            422,
+            "unit_id is not served yet: the tracer does not read the unit registry (units.v1), "
+            "so it cannot tell a unit's subtree; ask without it",
+        )
+    found = await clusters.between(window.start, window.end, wall_clock_ms())
+    return responses.json_response({"clusters": found})
+
+
 async def _redis_ready(app: FastAPI) -> None:
     await ping(app.state.store.redis)
 
@@ -247,30 +271,24 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-tracer")
         await producer.start()
         audit = AuditTrail(producer, settings.namespace)
-        follow_ups = FollowUpStore(
-            redis,
-            store.keys,
-            tz=settings.tz,
-            days=settings.follow_up_days,
-            retention_days=settings.retention_days,
-            namespace=settings.namespace,
-            quarantine_unit=settings.follow_up_unit if settings.follow_up_quarantine else None,
-        )
+        follow_ups = FollowUpStore.from_settings(redis, store.keys, settings, quarantines=True)
+        cluster_store = ClusterStore.from_settings(store, settings)
         cases = CaseService(
             store,
             producer,
             namespace=settings.namespace,
             retention_days=settings.retention_days,
             follow_ups=follow_ups,
+            clusters=cluster_store,
         )
         app.state.store, app.state.producer = store, producer
         app.state.audit, app.state.cases = audit, cases
-        app.state.follow_ups = follow_ups
+        app.state.follow_ups, app.state.clusters = follow_ups, cluster_store
         worker = None
         if settings.tracer_worker:
             from scantrace_tracer.worker import start_worker
 
-            worker = await start_worker(settings, store, producer, follow_ups)
+            worker = await start_worker(settings, store, producer, follow_ups, cluster_store)
         await cases.resume()
         # What is alive now lives as long as the process: keep it out of every collection.
         # Full collections walk it all and pause the loop (measured in the gateway: the p99);

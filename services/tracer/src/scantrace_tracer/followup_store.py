@@ -37,6 +37,7 @@ from scantrace_common.topics import QUARANTINES, topic_name
 from scantrace_tracer import followups
 from scantrace_tracer.followups import DayStatus, FollowUp, RecordStatus
 from scantrace_tracer.keys import Keys
+from scantrace_tracer.settings import TracerSettings
 
 RECORD_STATUSES: Final = ("active", "completed", "lost")
 
@@ -80,6 +81,22 @@ class FollowUpStore:
         self.retention_ms = retention_days * 86_400_000
         self.quarantines_topic = topic_name(QUARANTINES, namespace)
         self.quarantine_unit = quarantine_unit
+
+    @classmethod
+    def from_settings(
+        cls, redis: Redis, keys: Keys, settings: TracerSettings, *, quarantines: bool
+    ) -> FollowUpStore:
+        """With `quarantines`, SCANTRACE_FOLLOW_UP_QUARANTINE decides (a rebuild sends none)."""
+        on = quarantines and settings.follow_up_quarantine
+        return cls(
+            redis,
+            keys,
+            tz=settings.tz,
+            days=settings.follow_up_days,
+            retention_days=settings.retention_days,
+            namespace=settings.namespace,
+            quarantine_unit=settings.follow_up_unit if on else None,
+        )
 
     def records(
         self, case_id: str, contacts: Iterable[tuple[str, Iterable[int]]]

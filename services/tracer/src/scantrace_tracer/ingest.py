@@ -27,6 +27,7 @@ from scantrace_common.kafka import TooManyInvalid, dlq_headers
 from scantrace_common.topics import DECLARATIONS, SCANS, VENUES, dlq_of, topic_name
 from scantrace_common.venue_kinds import dwell_minutes
 from scantrace_tracer import metrics
+from scantrace_tracer.cluster_store import ClusterStore
 from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.store import TracerStore, wall_clock_ms
 
@@ -152,8 +153,10 @@ class Ingest:
         guard: PoisonGuard,
         group: str,
         follow_ups: FollowUpStore | None = None,
+        clusters: ClusterStore | None = None,
     ) -> None:
         self.store = store
+        self.clusters = clusters
         self.scans_topic = topic_name(SCANS, namespace)
         self.venues_topic = topic_name(VENUES, namespace)
         self.declarations_topic = topic_name(DECLARATIONS, namespace)
@@ -201,6 +204,8 @@ class Ingest:
         for venue in latest.values():
             minutes = dwell_minutes(venue.kind, venue.default_dwell_minutes)
             await self.store.set_venue_dwell(venue.venue_id, minutes)
+        if self.clusters is not None:
+            await self.clusters.set_kinds({v.venue_id: v.kind for v in latest.values()})
         await self._send_poison(poison, VENUES)
         metrics.EVENTS_PROCESSED.labels(topic=VENUES).inc(len(records))
         return len(latest)

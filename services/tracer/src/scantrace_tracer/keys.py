@@ -74,6 +74,25 @@ class Keys:
         """HASH of a person's declared local days: `YYYY-MM-DD` -> `1` (a symptom) or `0`."""
         return f"{self.prefix}p:{{{person_id}}}:declared"
 
+    def case_presences(self, venue_id: str) -> str:
+        """HASH of the cases' visits at a venue: case_id -> JSON [[start, end], ...], each visit
+        of the case's person clipped to its infectious period (SPEC 11 presences)."""
+        return f"{self.prefix}v:{{{venue_id}}}:cases"
+
+    def venue_clusters(self, venue_id: str) -> str:
+        """STRING: the JSON of a venue's cluster list as last published on clusters.v1."""
+        return f"{self.prefix}v:{{{venue_id}}}:clusters"
+
+    @property
+    def clusters(self) -> str:
+        """ZSET cluster_id -> the instant it closes (end + the open days): the current ones."""
+        return f"{self.prefix}clusters"
+
+    @property
+    def venue_kinds(self) -> str:
+        """HASH venue_id -> kind, from venues.v1 (the cluster threshold of its kind)."""
+        return f"{self.prefix}venue-kinds"
+
 
 def bucket_of(ms: int) -> int:
     return ms // BUCKET_MS

@@ -23,6 +23,7 @@ import faust
 from scantrace_common.kafka import DurableProducer, TooManyInvalid
 from scantrace_common.topics import SCANS
 from scantrace_tracer import metrics
+from scantrace_tracer.cluster_store import ClusterStore
 from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.ingest import Ingest, Record
 from scantrace_tracer.scan_batches import ScanBatches
@@ -126,6 +127,8 @@ def wire(app: faust.App, settings: TracerSettings, ingest: Ingest, scans: ScanBa
     async def gauges() -> None:
         try:
             metrics.OPEN_VISITS.set(await ingest.store.open_visits(wall_clock_ms()))
+            if ingest.clusters is not None:
+                metrics.OPEN_CLUSTERS.set(await ingest.clusters.open_count(wall_clock_ms()))
             scans_lag = await scans.lag()
             if scans_lag is not None:
                 metrics.CONSUMER_LAG.labels(topic=SCANS).set(scans_lag)
@@ -164,6 +167,7 @@ async def start_worker(
     store: TracerStore,
     producer: DurableProducer,
     follow_ups: FollowUpStore | None = None,
+    clusters: ClusterStore | None = None,
 ) -> faust.App:
     """Start the Faust app inside the running event loop (the HTTP server's)."""
     from scantrace_tracer.ingest import PoisonGuard
@@ -183,6 +187,7 @@ async def start_worker(
         ),
         group=f"{settings.namespace}{settings.tracer_group}",
         follow_ups=follow_ups,
+        clusters=clusters,
     )
     scans = ScanBatches(
         bootstrap=settings.kafka_bootstrap,
