@@ -91,12 +91,11 @@ async def _declare(
     producer = DurableProducer(kafka_bootstrap, client_id="test-declarations")
     await producer.start()
     try:
-        before = len(await read_values(kafka_bootstrap, topic))
-        await producer.send_batch(
-            topic,
-            [(b"k", i if isinstance(i, bytes) else encode(i)) for i in items],
-        )
-        values = (await read_values(kafka_bootstrap, topic))[before:]
+        sent = [i if isinstance(i, bytes) else encode(i) for i in items]
+        # sent first: a fresh topic's metadata may not be known to a reader yet
+        await producer.send_batch(topic, [(b"k", v) for v in sent])
+        mine = set(sent)
+        values = [v for v in await read_values(kafka_bootstrap, topic) if v in mine]
         ingest = app_ingest(app, namespace, lambda t, kv, h: producer.send_batch(t, kv, headers=h))
         records = [Record(topic, 0, n, b"k", v) for n, v in enumerate(values)]
         await ingest.handle_declarations(records)
