@@ -85,7 +85,7 @@ def test_the_tracers_times_are_date_times() -> None:
         for p in operation.get("parameters", [])
         if p["name"] in ("from", "to")
     }
-    assert len(formats) == 6
+    assert len(formats) == 8
     assert set(formats.values()) == {"date-time"}, formats
 
 

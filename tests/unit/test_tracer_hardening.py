@@ -107,7 +107,7 @@ def test_finding_4_cases_carry_the_staff_sub_as_audit_records_do() -> None:
 def test_every_v1_operation_documents_its_refusals_with_the_error_schema() -> None:
     paths = openapi_documents()["tracer"]["paths"]
     v1 = {(m, p): op for p, ops in paths.items() if p.startswith("/v1/") for m, op in ops.items()}
-    assert len(v1) == 6
+    assert len(v1) == 8
     for key, operation in v1.items():
         responses = operation["responses"]
         for status in ("401", "403", "404", "422", "503"):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Final
+from datetime import date
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
@@ -20,17 +21,20 @@ from scantrace_common.auth import AUTH_RESPONSES
 from scantrace_common.errors import ApiError, error_doc
 from scantrace_common.events import InvalidEvent
 from scantrace_common.http import Translations, create_app
-from scantrace_common.ids import IdStr
+from scantrace_common.ids import IdStr, UuidStr
 from scantrace_common.kafka import DurableProducer, KafkaUnavailable
 from scantrace_common.redis_client import connect, ping
 from scantrace_common.timeparse import format_time
 from scantrace_tracer import responses
 from scantrace_tracer.audit import AuditMiddleware, AuditTrail, note_person, staff_ref
 from scantrace_tracer.cases import CaseService
+from scantrace_tracer.cluster_store import ClusterStore
 from scantrace_tracer.deps import (
     CaseId,
     Cases,
+    Clusters,
     Epidemiologist,
+    FollowUps,
     PersonId,
     Store,
     VenueId,
@@ -40,6 +44,7 @@ from scantrace_tracer.deps import (
 )
 from scantrace_tracer.exposures import exposures_json
 from scantrace_tracer.fastpipe import FastPipe, RedisReplyError
+from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.gcpause import GcPause
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.settings import TracerSettings
@@ -74,7 +79,10 @@ ERRORS: Final[Translations] = {
 ERROR_RESPONSES: Final[dict[int | str, dict[str, object]]] = {
     **AUTH_RESPONSES,
     404: error_doc("no such case (GET /v1/cases/{case_id}), or no such path"),
-    422: error_doc("a malformed id, time or parameter; `to` before `from`; a window over 31 days"),
+    422: error_doc(
+        "a malformed id, time, date or parameter; `to` before `from`; a window over 31 days; "
+        "follow-ups asked by neither or both of case_id and date"
+    ),
     503: error_doc(
         "Redis or Kafka did not answer in time, or the call's audit record was not "
         "acknowledged (nothing of the answer is disclosed); retry after the given seconds",
@@ -175,6 +183,68 @@ async def get_case(request: Request, cases: Cases, case_id: CaseId) -> Response:
     return responses.json_response(found.body)
 
 
+@router.get(
+    "/follow-ups",
+    name="follow_ups",
+    summary="Follow-up records of a case, or of a local day, with their daily statuses",
+)
+async def list_follow_ups(
+    request: Request,
+    cases: Cases,
+    follow_ups: FollowUps,
+    case_id: Annotated[UuidStr | None, Query(description="the records of one case")] = None,
+    day: Annotated[
+        date | None,
+        Query(alias="date", description="the records that follow this local day (YYYY-MM-DD)"),
+    ] = None,
+    status: Annotated[
+        Literal["active", "completed", "lost"] | None,
+        Query(description="with `date`: only the records of this status now"),
+    ] = None,
+) -> Response:
+    """Exactly one of `case_id` and `date`; statuses are those at the request."""
+    if (case_id is None) == (day is None):
+        raise ApiError(422, "give exactly one of case_id and date")
+    if status is not None and day is None:
+        raise ApiError(422, "status filters the records of a date: give date too")
+    now = wall_clock_ms()
+    if day is not None:
+        first, last = follow_ups.dates_kept(now)
+        if not first <= day <= last:
+            raise ApiError(
+                422, f"date: records are kept for the days {first} to {last} (the retention)"
+            )
+        found = await follow_ups.for_date(day, status, now)
+    elif case_id is not None:
+        case = await cases.get(case_id)
+        if case is not None and case.person_id is not None:
+            note_person(request, case.person_id)
+        found = await follow_ups.for_case(case_id, now)
+    return responses.json_response({"follow_ups": [t.body() for t in found]})
+
+
+@router.get(
+    "/clusters",
+    name="clusters",
+    summary="Venue clusters overlapping [from, to] (SPEC 11)",
+)
+async def list_clusters(
+    clusters: Clusters,
+    window: Window,
+    unit_id: Annotated[
+        IdStr | None, Query(description="not served yet: the tracer has no unit tree")
+    ] = None,
+) -> Response:
+    if unit_id is not None:
+        raise ApiError(
+            422,
+            "unit_id is not served yet: the tracer does not read the unit registry (units.v1), "
+            "so it cannot tell a unit's subtree; ask without it",
+        )
+    found = await clusters.between(window.start, window.end, wall_clock_ms())
+    return responses.json_response({"clusters": found})
+
+
 async def _redis_ready(app: FastAPI) -> None:
     await ping(app.state.store.redis)
 
@@ -201,16 +271,24 @@ def create_tracer_app(settings: TracerSettings) -> FastAPI:
         producer = DurableProducer(settings.kafka_bootstrap, client_id="scantrace-tracer")
         await producer.start()
         audit = AuditTrail(producer, settings.namespace)
+        follow_ups = FollowUpStore.from_settings(redis, store.keys, settings, quarantines=True)
+        cluster_store = ClusterStore.from_settings(store, settings)
         cases = CaseService(
-            store, producer, namespace=settings.namespace, retention_days=settings.retention_days
+            store,
+            producer,
+            namespace=settings.namespace,
+            retention_days=settings.retention_days,
+            follow_ups=follow_ups,
+            clusters=cluster_store,
         )
         app.state.store, app.state.producer = store, producer
         app.state.audit, app.state.cases = audit, cases
+        app.state.follow_ups, app.state.clusters = follow_ups, cluster_store
         worker = None
         if settings.tracer_worker:
             from scantrace_tracer.worker import start_worker
 
-            worker = await start_worker(settings, store, producer)
+            worker = await start_worker(settings, store, producer, follow_ups, cluster_store)
         await cases.resume()
         # What is alive now lives as long as the process: keep it out of every collection.
         # Full collections walk it all and pause the loop (measured in the gateway: the p99);

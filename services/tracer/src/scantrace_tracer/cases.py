@@ -3,7 +3,9 @@
 A case is kept in Redis as JSON; cases not yet done are in a hash (case_id -> its `cases.v1`
 event), so a restarted tracer finishes them. When done, one `exposures.v1` event per contact is
 sent (keyed by the contact's person_id), after the `cases.v1` event sent when the case was
-opened. Every event is checked against its schema before it is published or kept.
+opened, and each contact becomes a follow-up record (`followup_store`; with
+SCANTRACE_FOLLOW_UP_QUARANTINE on, also a quarantine on `quarantines.v1`); the venues where the
+case's person was while infectious are recomputed for clusters (`cluster_store`, `clusters.v1`). Every event is checked against its schema before it is published or kept.
 
 Retention (SCANTRACE_RETENTION_DAYS): a case's record expires that long after it was last
 written (opened, then done); a pending entry is removed when its case is done, one older than
@@ -32,7 +34,9 @@ from scantrace_common.events import (
 from scantrace_common.kafka import DurableProducer
 from scantrace_common.topics import CASES, EXPOSURES, dlq_of, topic_name
 from scantrace_tracer import responses
+from scantrace_tracer.cluster_store import ClusterStore
 from scantrace_tracer.exposures import exposures
+from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.store import TracerStore, wall_clock_ms
 
 log = logging.getLogger(__name__)
@@ -54,8 +58,12 @@ class CaseService:
         *,
         namespace: str,
         retention_days: int,
+        follow_ups: FollowUpStore | None = None,
+        clusters: ClusterStore | None = None,
     ) -> None:
         self.store = store
+        self.follow_ups = follow_ups
+        self.clusters = clusters
         self.producer = producer
         self.namespace = namespace
         self.retention_s = retention_days * 86_400
@@ -203,7 +211,20 @@ class CaseService:
                 [(n.person_id.encode(), encode_valid(n)) for n in notices],
             )
             contacts = [responses.contact(c) for c in result.contacts]
+            records = []
+            if self.follow_ups is not None:
+                records = self.follow_ups.records(
+                    case.case_id,
+                    [(c.person_id, [e.end for e in c.encounters]) for c in result.contacts],
+                )
+                # before the case is done: a failure leaves it pending, retraced at the restart
+                # (the same records and quarantines again, which is harmless)
+                await self.follow_ups.quarantine_events(self.producer, records, now)
+            if self.clusters is not None:
+                await self.clusters.add_case(case, self.producer, now)
             async with self.store.redis.pipeline(transaction=True) as pipe:
+                if self.follow_ups is not None:
+                    self.follow_ups.add_commands(pipe, records, now)
                 pipe.set(
                     self.store.keys.case(case.case_id),
                     self._record(case, "done", contacts),

@@ -13,6 +13,8 @@ from scantrace_common.errors import ApiError
 from scantrace_common.ids import ID_HELP, IdStr, UuidStr
 from scantrace_common.timeparse import parse_time
 from scantrace_tracer.cases import CaseService
+from scantrace_tracer.cluster_store import ClusterStore
+from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.settings import TracerSettings
 from scantrace_tracer.store import DAY_MS, TracerStore
 
@@ -85,6 +87,16 @@ async def _cases(request: Request) -> CaseService:
     return cases
 
 
+async def _follow_ups(request: Request) -> FollowUpStore:
+    follow_ups: FollowUpStore = request.app.state.follow_ups
+    return follow_ups
+
+
+async def _clusters(request: Request) -> ClusterStore:
+    clusters: ClusterStore = request.app.state.clusters
+    return clusters
+
+
 async def _settings(request: Request) -> TracerSettings:
     settings: TracerSettings = request.app.state.settings
     return settings
@@ -93,4 +105,6 @@ async def _settings(request: Request) -> TracerSettings:
 Window = Annotated[TimeWindow, Depends(_query_window)]
 Store = Annotated[TracerStore, Depends(_store)]
 Cases = Annotated[CaseService, Depends(_cases)]
+FollowUps = Annotated[FollowUpStore, Depends(_follow_ups)]
+Clusters = Annotated[ClusterStore, Depends(_clusters)]
 Settings = Annotated[TracerSettings, Depends(_settings)]

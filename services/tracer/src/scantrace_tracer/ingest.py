@@ -15,11 +15,20 @@ from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 
-from scantrace_common.events import EpochMs, InvalidEvent, ScanEvent, VenueEvent, decode
+from scantrace_common.events import (
+    DeclarationEvent,
+    EpochMs,
+    InvalidEvent,
+    ScanEvent,
+    VenueEvent,
+    decode,
+)
 from scantrace_common.kafka import TooManyInvalid, dlq_headers
-from scantrace_common.topics import SCANS, VENUES, dlq_of, topic_name
+from scantrace_common.topics import DECLARATIONS, SCANS, VENUES, dlq_of, topic_name
 from scantrace_common.venue_kinds import dwell_minutes
 from scantrace_tracer import metrics
+from scantrace_tracer.cluster_store import ClusterStore
+from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.store import TracerStore, wall_clock_ms
 
 log = logging.getLogger(__name__)
@@ -143,10 +152,15 @@ class Ingest:
         dead_letter: DeadLetter,
         guard: PoisonGuard,
         group: str,
+        follow_ups: FollowUpStore | None = None,
+        clusters: ClusterStore | None = None,
     ) -> None:
         self.store = store
+        self.clusters = clusters
         self.scans_topic = topic_name(SCANS, namespace)
         self.venues_topic = topic_name(VENUES, namespace)
+        self.declarations_topic = topic_name(DECLARATIONS, namespace)
+        self.follow_ups = follow_ups
         self._dead_letter = dead_letter
         self._guard = guard
         self._group = group
@@ -190,9 +204,30 @@ class Ingest:
         for venue in latest.values():
             minutes = dwell_minutes(venue.kind, venue.default_dwell_minutes)
             await self.store.set_venue_dwell(venue.venue_id, minutes)
+        if self.clusters is not None:
+            await self.clusters.set_kinds({v.venue_id: v.kind for v in latest.values()})
         await self._send_poison(poison, VENUES)
         metrics.EVENTS_PROCESSED.labels(topic=VENUES).inc(len(records))
         return len(latest)
+
+    async def handle_declarations(self, records: Sequence[Record]) -> int:
+        """Mark the declared days of a batch of declarations.v1 records (follow-up, SPEC 11)."""
+        poison: list[tuple[Record, str]] = []
+        found: list[DeclarationEvent] = []
+        invalid_at: list[int] = []
+        for i, record in enumerate(records):
+            try:
+                found.append(decode(DeclarationEvent, record.value))
+            except InvalidEvent as exc:
+                poison.append((record, str(exc)))
+                invalid_at.append(i)
+        self._guard.record_batch(len(records), invalid_at)
+        self._guard.check()
+        if self.follow_ups is not None:
+            await self.follow_ups.add_declarations(found, wall_clock_ms())
+        await self._send_poison(poison, DECLARATIONS)
+        metrics.EVENTS_PROCESSED.labels(topic=DECLARATIONS).inc(len(records))
+        return len(found)
 
     async def _send_poison(self, poison: list[tuple[Record, str]], base: str) -> None:
         for record, reason in poison:

@@ -57,6 +57,42 @@ class Keys:
         """STRING: the JSON of a case (status and depth-1 contacts)."""
         return f"{self.prefix}case:{case_id}"
 
+    def follow_up(self, follow_up_id: str) -> str:
+        """STRING: the JSON of a follow-up record (SPEC 11)."""
+        return f"{self.prefix}fu:{follow_up_id}"
+
+    def case_follow_ups(self, case_id: str) -> str:
+        """SET of the follow_up_ids of a case's depth-1 contacts."""
+        return f"{self.prefix}fu:case:{case_id}"
+
+    @property
+    def follow_ups_until(self) -> str:
+        """ZSET follow_up_id -> the end of its `until` day (ms): the records of a date."""
+        return f"{self.prefix}fu:until"
+
+    def declared_days(self, person_id: str) -> str:
+        """HASH of a person's declared local days: `YYYY-MM-DD` -> `1` (a symptom) or `0`."""
+        return f"{self.prefix}p:{{{person_id}}}:declared"
+
+    def case_presences(self, venue_id: str) -> str:
+        """HASH of the cases' visits at a venue: case_id -> JSON [[start, end], ...], each visit
+        of the case's person clipped to its infectious period (SPEC 11 presences)."""
+        return f"{self.prefix}v:{{{venue_id}}}:cases"
+
+    def venue_clusters(self, venue_id: str) -> str:
+        """STRING: the JSON of a venue's cluster list as last published on clusters.v1."""
+        return f"{self.prefix}v:{{{venue_id}}}:clusters"
+
+    @property
+    def clusters(self) -> str:
+        """ZSET cluster_id -> the instant it closes (end + the open days): the current ones."""
+        return f"{self.prefix}clusters"
+
+    @property
+    def venue_kinds(self) -> str:
+        """HASH venue_id -> kind, from venues.v1 (the cluster threshold of its kind)."""
+        return f"{self.prefix}venue-kinds"
+
 
 def bucket_of(ms: int) -> int:
     return ms // BUCKET_MS

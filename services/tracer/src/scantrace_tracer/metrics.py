@@ -38,6 +38,11 @@ OPEN_VISITS: Final = Gauge(
     "scantrace_tracer_open_visits",
     "Visits still open (not closed by a scan) whose end lies in the future",
 )
+#: SPEC 11 clusters still open (their end plus the open days is ahead), over every venue.
+OPEN_CLUSTERS: Final = Gauge(
+    "scantrace_tracer_open_clusters",
+    "Venue clusters (SPEC 11) still open",
+)
 #: Time spent answering an API query, by endpoint (route template).
 QUERY_DURATION: Final = Histogram(
     "scantrace_tracer_query_duration_seconds",

@@ -1,6 +1,8 @@
 """Rebuild the tracer's Redis state from Kafka alone: Redis is a cache of `venues.v1` and
-`scans.v1`. Stop the tracer worker first; the live worker, restarted, replays from its committed
-offsets onto the rebuilt state, which is harmless because every write is idempotent.
+`scans.v1`, of `exposures.v1` and `declarations.v1` for follow-ups, and of `clusters.v1` and
+`cases.v1` for clusters (SPEC 11). Stop the tracer worker first; the live worker, restarted,
+replays from its committed offsets onto the rebuilt state, which is harmless because every write
+is idempotent.
 """
 
 from __future__ import annotations
@@ -8,19 +10,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from scantrace_common.events import CaseEvent, ClustersEvent, ExposureEvent, InvalidEvent, decode
 from scantrace_common.redis_client import connect
-from scantrace_common.topics import SCANS, VENUES, topic_name
+from scantrace_common.topics import (
+    CASES,
+    CLUSTERS,
+    DECLARATIONS,
+    EXPOSURES,
+    SCANS,
+    VENUES,
+    topic_name,
+)
+from scantrace_tracer.cluster_store import ClusterStore
 from scantrace_tracer.fastpipe import FastPipe
+from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.ingest import Ingest, PoisonGuard, Record
 from scantrace_tracer.keys import Keys
 from scantrace_tracer.settings import TracerSettings
-from scantrace_tracer.store import TracerStore
+from scantrace_tracer.store import TracerStore, wall_clock_ms
 
 log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=msgspec.Struct)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +45,10 @@ class RebuildReport:
     keys_deleted: int
     venue_events: int
     scan_events: int
+    exposure_events: int = 0
+    declaration_events: int = 0
+    cluster_events: int = 0
+    case_events: int = 0
 
 
 async def _no_dead_letters(*_: object) -> None:
@@ -99,13 +120,30 @@ async def rebuild(settings: TracerSettings) -> RebuildReport:
             fast=lanes,
             tails_remembered=settings.tracer_tails_remembered,
         )
+        follow_ups = FollowUpStore.from_settings(redis, keys, settings, quarantines=False)
+        cluster_store = ClusterStore.from_settings(store, settings)
         ingest = Ingest(
             store,
             namespace=settings.namespace,
             dead_letter=_no_dead_letters,
             guard=PoisonGuard(max_ratio=1.0, window=10, min_invalid=10**9),
             group="rebuild",
+            follow_ups=follow_ups,
+            clusters=cluster_store,
         )
+
+        async def exposure_notices(records: Sequence[Record]) -> int:
+            return await follow_ups.add_exposures(_decoded(ExposureEvent, records), wall_clock_ms())
+
+        async def cluster_lists(records: Sequence[Record]) -> int:
+            return await cluster_store.restore(_decoded(ClustersEvent, records), wall_clock_ms())
+
+        async def case_presences(records: Sequence[Record]) -> int:
+            # the lists are those published (restored first): only the presences are rebuilt
+            for case in _decoded(CaseEvent, records):
+                await cluster_store.add_case(case, None, wall_clock_ms(), recompute=False)
+            return len(records)
+
         venues = await read_topic(
             settings.kafka_bootstrap,
             topic_name(VENUES, settings.namespace),
@@ -117,8 +155,38 @@ async def rebuild(settings: TracerSettings) -> RebuildReport:
             ingest.handle_scans,
             batch=settings.tracer_batch_max,
         )
+        exposures = await read_topic(
+            settings.kafka_bootstrap,
+            topic_name(EXPOSURES, settings.namespace),
+            exposure_notices,
+        )
+        declarations = await read_topic(
+            settings.kafka_bootstrap,
+            topic_name(DECLARATIONS, settings.namespace),
+            ingest.handle_declarations,
+        )
+        cluster_events = await read_topic(
+            settings.kafka_bootstrap, topic_name(CLUSTERS, settings.namespace), cluster_lists
+        )
+        case_events = await read_topic(
+            settings.kafka_bootstrap, topic_name(CASES, settings.namespace), case_presences
+        )
         for lane in lanes:
             await lane.close()
-        return RebuildReport(deleted, venues, scans)
+        return RebuildReport(
+            deleted, venues, scans, exposures, declarations, cluster_events, case_events
+        )
     finally:
         await redis.aclose()
+
+
+def _decoded(kind: type[E], records: Sequence[Record]) -> list[E]:
+    """The events of `records` that decode (the tracer published them checked; anything else
+    holds nothing to rebuild from)."""
+    found: list[E] = []
+    for r in records:
+        try:
+            found.append(decode(kind, r.value))
+        except InvalidEvent:
+            continue
+    return found

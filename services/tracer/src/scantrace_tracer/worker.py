@@ -1,4 +1,5 @@
-"""The Faust app: venues.v1 in batches (`take_events`), scans.v1 by its `ScanBatches` service.
+"""The Faust app: venues.v1 and declarations.v1 in batches (`take_events`), scans.v1 by its
+`ScanBatches` service.
 
 Faust acks the events of a batch when the agent asks for the next one, i.e. after the work;
 acked offsets are committed every second. Faust would also ack a batch whose processing
@@ -22,6 +23,8 @@ import faust
 from scantrace_common.kafka import DurableProducer, TooManyInvalid
 from scantrace_common.topics import SCANS
 from scantrace_tracer import metrics
+from scantrace_tracer.cluster_store import ClusterStore
+from scantrace_tracer.followup_store import FollowUpStore
 from scantrace_tracer.ingest import Ingest, Record
 from scantrace_tracer.scan_batches import ScanBatches
 from scantrace_tracer.settings import TracerSettings
@@ -96,13 +99,6 @@ async def with_retries(
 
 def wire(app: faust.App, settings: TracerSettings, ingest: Ingest, scans: ScanBatches) -> None:
     """Agents and timers of the worker."""
-    venues = app.topic(
-        ingest.venues_topic,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
     positions: dict[tuple[str, int], int] = {}
 
     def note(records: Sequence[Record]) -> None:
@@ -111,16 +107,28 @@ def wire(app: faust.App, settings: TracerSettings, ingest: Ingest, scans: ScanBa
                 positions.get((r.topic, r.partition), 0), r.offset + 1
             )
 
-    @app.agent(venues, name="venues")
-    async def venues_agent(stream: Any) -> None:
-        async for events in stream.take_events(1000, within=0.2):
-            records = _records(events)
-            await with_retries("venue batch", ingest.handle_venues, records)
-            note(records)
+    def batches(topic: str, what: str, work: Callable[[Sequence[Record]], Awaitable[int]]) -> None:
+        """An agent taking `topic` in batches of up to 1000 raw events, each done by `work`."""
+        source = app.topic(
+            topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
+
+        async def agent(stream: Any) -> None:
+            async for events in stream.take_events(1000, within=0.2):
+                records = _records(events)
+                await with_retries(what, work, records)
+                note(records)
+
+        app.agent(source, name=what.split()[0] + "s")(agent)
+
+    batches(ingest.venues_topic, "venue batch", ingest.handle_venues)
+    batches(ingest.declarations_topic, "declaration batch", ingest.handle_declarations)
 
     async def gauges() -> None:
         try:
             metrics.OPEN_VISITS.set(await ingest.store.open_visits(wall_clock_ms()))
+            if ingest.clusters is not None:
+                metrics.OPEN_CLUSTERS.set(await ingest.clusters.open_count(wall_clock_ms()))
             scans_lag = await scans.lag()
             if scans_lag is not None:
                 metrics.CONSUMER_LAG.labels(topic=SCANS).set(scans_lag)
@@ -155,7 +163,11 @@ def dead_letter_sender(producer: DurableProducer) -> Callable[..., Awaitable[Non
 
 
 async def start_worker(
-    settings: TracerSettings, store: TracerStore, producer: DurableProducer
+    settings: TracerSettings,
+    store: TracerStore,
+    producer: DurableProducer,
+    follow_ups: FollowUpStore | None = None,
+    clusters: ClusterStore | None = None,
 ) -> faust.App:
     """Start the Faust app inside the running event loop (the HTTP server's)."""
     from scantrace_tracer.ingest import PoisonGuard
@@ -174,6 +186,8 @@ async def start_worker(
             min_invalid=settings.tracer_min_invalid_to_stop,
         ),
         group=f"{settings.namespace}{settings.tracer_group}",
+        follow_ups=follow_ups,
+        clusters=clusters,
     )
     scans = ScanBatches(
         bootstrap=settings.kafka_bootstrap,

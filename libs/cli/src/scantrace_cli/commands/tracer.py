@@ -44,7 +44,9 @@ def run_rebuild(args: argparse.Namespace) -> int:
         return 1
     print(
         f"rebuilt: {report.keys_deleted} keys deleted, {report.venue_events} venue events and "
-        f"{report.scan_events} scan events applied"
+        f"{report.scan_events} scan events applied; follow-ups from {report.exposure_events} "
+        f"exposure notices and {report.declaration_events} declarations; clusters from "
+        f"{report.cluster_events} cluster lists and {report.case_events} cases"
     )
     return 0
 
