@@ -44,6 +44,15 @@ class UnitIn(BaseModel):
     _name = field_validator("name")(_clean_name)
 
 
+class LocationIn(BaseModel):
+    """WGS 84 degrees; NaN and infinities are refused like any value out of range."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
 class VenueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,8 +61,18 @@ class VenueIn(BaseModel):
     kind: str
     unit_id: IdStr
     default_dwell_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    location: LocationIn | None = None
+    address: Annotated[str, Field(max_length=500)] | None = None
 
     _name = field_validator("name")(_clean_name)
+
+    @field_validator("address")
+    @classmethod
+    def _clean_address(cls, value: str | None) -> str | None:
+        """Whitespace folded; a blank address is no address."""
+        if value is None:
+            return None
+        return " ".join(value.split()) or None
 
     @field_validator("kind")
     @classmethod
