@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.support.reporter import ADMIN, new_signer, running_reporter
+from tests.support.reporter import ADMIN, make_tree, new_signer, running_reporter
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +25,6 @@ async def client(
     )
     async with reporter as test_client:
         yield test_client
-
-
-async def make_tree(client: httpx.AsyncClient) -> None:
-    units = [
-        {"unit_id": "P", "name": "Tỉnh Đồng Nai", "parent_id": None, "level": "province"},
-        {"unit_id": "D1", "name": "Thành phố Biên Hòa", "parent_id": "P", "level": "district"},
-        {"unit_id": "D2", "name": "Huyện Long Thành", "parent_id": "P", "level": "district"},
-    ]
-    for unit in units:
-        assert (await client.post("/v1/units", json=unit, headers=ADMIN)).status_code == 201
 
 
 LOCATED = {
