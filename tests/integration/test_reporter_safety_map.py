@@ -4,11 +4,16 @@ owner tokens, assessments, inspections and the public map."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
-from tests.support.reporter import ADMIN, make_tree, new_signer, running_reporter
+from scantrace_common.auth import mint_venue_token
+from scantrace_common.events import CriteriaSetEvent
+from tests.support.reporter import ADMIN, SECRET, auth, make_tree, new_signer, running_reporter
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +85,262 @@ async def test_venues_carry_an_optional_location_and_address(client: httpx.Async
     }
     revoked = await client.delete("/v1/venues/v-cho", headers=ADMIN)
     assert revoked.json()["location"] == {"lat": 10.9721, "lon": 106.8433}
+
+
+def criteria_set(set_id: str = "nh-test", version: int = 1, **changes: Any) -> dict[str, Any]:
+    """A small safety set for restaurants and markets: 2 criteria, 10 points, one fail option."""
+    document: dict[str, Any] = {
+        "set_id": set_id,
+        "version": version,
+        "title": "Bộ tiêu chí thử nghiệm",
+        "kinds": ["restaurant", "market"],
+        "criteria": [
+            {
+                "criterion_id": "khoang-cach",
+                "text": "Khoảng cách giữa các bàn",
+                "options": [
+                    {"option_id": "dat", "text": "Đạt", "points": 6},
+                    {"option_id": "khong-dat", "text": "Không đạt", "points": 0},
+                ],
+                "fail_options": ["khong-dat"],
+            },
+            {
+                "criterion_id": "khau-trang",
+                "text": "Nhân viên đeo khẩu trang",
+                "options": [
+                    {"option_id": "tat-ca", "text": "Tất cả", "points": 4},
+                    {"option_id": "mot-phan", "text": "Một phần", "points": 2},
+                ],
+            },
+        ],
+        "bands": [
+            {"min_percent": 0, "level": "red"},
+            {"min_percent": 50, "level": "orange"},
+            {"min_percent": 80, "level": "green"},
+        ],
+        "fail_level": "red",
+        "validity_days": 30,
+    }
+    return {**document, **changes}
+
+
+async def test_criteria_sets_keep_every_version(
+    client: httpx.AsyncClient, redis_url: str, kafka_bootstrap: str, namespace: str
+) -> None:
+    created = await client.post("/v1/criteria", json=criteria_set(), headers=ADMIN)
+    assert created.status_code == 201, created.text
+    assert created.json()["max_points"] == 10
+    assert created.json()["published_at"].endswith("Z")
+    again = await client.post("/v1/criteria", json=criteria_set(title="Khác"), headers=ADMIN)
+    assert again.status_code == 409
+    newer = criteria_set(version=2, validity_days=14)
+    assert (await client.post("/v1/criteria", json=newer, headers=ADMIN)).status_code == 201
+
+    bad = criteria_set(
+        set_id="nh-bad",
+        bands=[],
+        criteria=[
+            {
+                "criterion_id": "a",
+                "text": "A",
+                "options": [{"option_id": "x", "text": "X", "points": 1}],
+                "fail_options": ["y"],
+            },
+            {
+                "criterion_id": "a",
+                "text": "A",
+                "options": [{"option_id": "x", "text": "X", "points": 1}],
+            },
+        ],
+    )
+    refused = await client.post("/v1/criteria", json=bad, headers=ADMIN)
+    assert refused.status_code == 422
+    reasons = refused.json()["error"]
+    for reason in ("defined twice", "fail option 'y' is not one of its options", "bands is empty"):
+        assert reason in reasons
+    for body in (
+        criteria_set(set_id="nh-bad", version=0),
+        criteria_set(set_id="nh-bad", kinds=["casino"]),
+        criteria_set(set_id="nh-bad", published_at=1),
+        criteria_set(set_id="nh-bad", surprise=1),
+        [criteria_set(set_id="nh-bad")],
+    ):
+        assert (await client.post("/v1/criteria", json=body, headers=ADMIN)).status_code == 422
+    assert (await client.get("/v1/criteria/nh-bad", headers=ADMIN)).status_code == 404
+    official = auth("official", ["D1"])
+    assert (
+        await client.post("/v1/criteria", json=criteria_set(version=3), headers=official)
+    ).status_code == 403
+
+    listing = (await client.get("/v1/criteria", headers=official)).json()["sets"]
+    assert [(s["set_id"], s["version"], s["versions"]) for s in listing] == [("nh-test", 2, [1, 2])]
+    venue_token = {"Authorization": "Bearer " + mint_venue_token(SECRET, "any-venue")}
+    newest = (await client.get("/v1/criteria/nh-test", headers=venue_token)).json()
+    assert (newest["version"], newest["validity_days"]) == (2, 14)
+    first = (await client.get("/v1/criteria/nh-test?version=1", headers=ADMIN)).json()
+    assert (first["version"], first["validity_days"]) == (1, 30)
+    assert (await client.get("/v1/criteria/nh-test?version=9", headers=ADMIN)).status_code == 404
+    assert (await client.get("/v1/criteria/nowhere", headers=ADMIN)).status_code == 404
+
+    # Kafka keeps only version 2 (compacted by set_id); a restarted reporter still has both.
+    async with running_reporter(
+        redis_url=redis_url,
+        kafka_bootstrap=kafka_bootstrap,
+        namespace=namespace,
+        signer=new_signer(),
+    ) as restarted:
+        old = await restarted.get("/v1/criteria/nh-test?version=1", headers=ADMIN)
+        assert old.json()["validity_days"] == 30
+
+
+async def test_whole_shipped_sets_are_published_once(
+    redis_url: str, kafka_bootstrap: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = msgspec.convert(criteria_set(set_id="shipped"), CriteriaSetEvent)
+    monkeypatch.setattr("scantrace_reporter.app.publishable_sets", lambda: [shipped])
+    seen = []
+    for _ in range(2):
+        async with running_reporter(
+            redis_url=redis_url,
+            kafka_bootstrap=kafka_bootstrap,
+            namespace=namespace,
+            signer=new_signer(),
+        ) as reporter:
+            seen.append((await reporter.get("/v1/criteria/shipped", headers=ADMIN)).json())
+    assert seen[0]["version"] == 1
+    assert seen[0]["published_at"] == seen[1]["published_at"]
+
+
+RESTAURANT = {"venue_id": "v-pho", "name": "Phở Hương", "kind": "restaurant", "unit_id": "C1"}
+ANSWERS = {"khoang-cach": "dat", "khau-trang": "mot-phan"}
+
+
+async def owner_of(client: httpx.AsyncClient, venue_id: str) -> dict[str, str]:
+    answer = await client.post(f"/v1/venues/{venue_id}/owner-token", headers=ADMIN)
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": "Bearer " + answer.json()["token"]}
+
+
+async def test_owners_assess_their_venue_only(client: httpx.AsyncClient) -> None:
+    await make_tree(client)
+    for venue in (
+        RESTAURANT,
+        {**RESTAURANT, "venue_id": "v-other"},
+        {**RESTAURANT, "venue_id": "v-school", "kind": "school"},
+    ):
+        assert (await client.post("/v1/venues", json=venue, headers=ADMIN)).status_code == 201
+    assert (
+        await client.post("/v1/criteria", json=criteria_set(), headers=ADMIN)
+    ).status_code == 201
+
+    inside, outside = auth("official", ["D1"]), auth("official", ["D2"])
+    minted = await client.post("/v1/venues/v-pho/owner-token", headers=inside)
+    assert minted.status_code == 201
+    assert (await client.post("/v1/venues/v-pho/owner-token", headers=outside)).status_code == 403
+    assert (await client.post("/v1/venues/nowhere/owner-token", headers=ADMIN)).status_code == 404
+    owner = {"Authorization": "Bearer " + minted.json()["token"]}
+    assert (await client.get("/v1/venues/v-pho", headers=owner)).status_code == 200
+    assert (await client.get("/v1/venues/v-other", headers=owner)).status_code == 403
+    assert (
+        await client.get("/v1/compliance?unit_id=P&date=2026-01-01", headers=owner)
+    ).status_code == 403
+    assert (await client.post("/v1/venues/v-pho/owner-token", headers=owner)).status_code == 403
+
+    body = {"set_id": "nh-test", "answers": ANSWERS}
+    created = await client.post("/v1/venues/v-pho/assessments", json=body, headers=owner)
+    assert created.status_code == 201, created.text
+    result = created.json()
+    assert {k: result[k] for k in ("venue_id", "set_id", "version", "points", "max_points")} == {
+        "venue_id": "v-pho",
+        "set_id": "nh-test",
+        "version": 1,
+        "points": 8,
+        "max_points": 10,
+    }
+    assert (result["percent"], result["level"], result["failed"]) == (80.0, "green", [])
+    assessed_at = datetime.fromisoformat(result["assessed_at"])
+    assert datetime.fromisoformat(result["valid_until"]) - assessed_at == timedelta(days=30)
+    assert (
+        await client.post("/v1/venues/v-other/assessments", json=body, headers=owner)
+    ).status_code == 403
+    assert (
+        await client.post("/v1/venues/v-pho/assessments", json=body, headers=inside)
+    ).status_code == 403
+    failing = {"set_id": "nh-test", "answers": {**ANSWERS, "khoang-cach": "khong-dat"}}
+    by_admin = await client.post("/v1/venues/v-pho/assessments", json=failing, headers=ADMIN)
+    assert (by_admin.json()["level"], by_admin.json()["failed"]) == ("red", ["khoang-cach"])
+
+    refusals: list[tuple[dict[str, Any], str]] = [
+        ({"set_id": "nowhere", "answers": ANSWERS}, "no criteria set 'nowhere'"),
+        ({"set_id": "nh-test", "version": 4, "answers": ANSWERS}, "has no version 4"),
+        ({"set_id": "nh-test", "answers": {"khoang-cach": "dat"}}, "'khau-trang' is unanswered"),
+        (
+            {"set_id": "nh-test", "answers": {**ANSWERS, "extra": "dat"}},
+            "unknown criterion 'extra'",
+        ),
+        (
+            {"set_id": "nh-test", "answers": {**ANSWERS, "khau-trang": "dat"}},
+            "option 'dat' is an option of criterion 'khoang-cach', not of 'khau-trang'",
+        ),
+        ({"set_id": "nh-test", "answers": {**ANSWERS, "khau-trang": "zz"}}, "has no option 'zz'"),
+        ({"set_id": "nh-test", "answers": ANSWERS, "by": "me"}, "by"),
+        ({"set_id": "nh-test"}, "answers"),
+    ]
+    for refused, reason in refusals:
+        answer = await client.post("/v1/venues/v-pho/assessments", json=refused, headers=owner)
+        assert answer.status_code == 422, refused
+        assert reason in answer.json()["error"], answer.json()
+    school = await client.post("/v1/venues/v-school/assessments", json=body, headers=ADMIN)
+    assert school.status_code == 422
+    assert "not 'school'" in school.json()["error"]
+
+    listing = (await client.get("/v1/venues/v-pho/assessments", headers=inside)).json()
+    assert [a["assessment_id"] for a in listing["assessments"]] == [
+        by_admin.json()["assessment_id"],
+        result["assessment_id"],
+    ]
+    assert (listing["status"], listing["level"]) == ("current", "red")
+    assert (await client.get("/v1/venues/v-pho/assessments", headers=owner)).status_code == 200
+    assert (await client.get("/v1/venues/v-pho/assessments", headers=outside)).status_code == 403
+    assert (await client.get("/v1/venues/v-school/assessments", headers=ADMIN)).json()[
+        "assessments"
+    ] == []
+
+    assert (await client.delete("/v1/venues/v-other", headers=ADMIN)).status_code == 200
+    assert (
+        await client.post("/v1/venues/v-other/assessments", json=body, headers=ADMIN)
+    ).status_code == 410
+    assert (await client.post("/v1/venues/v-other/owner-token", headers=ADMIN)).status_code == 410
+
+
+async def test_inspections_suspend_until_a_later_pass(client: httpx.AsyncClient) -> None:
+    await make_tree(client)
+    assert (await client.post("/v1/venues", json=RESTAURANT, headers=ADMIN)).status_code == 201
+    assert (
+        await client.post("/v1/criteria", json=criteria_set(), headers=ADMIN)
+    ).status_code == 201
+    body = {"set_id": "nh-test", "answers": ANSWERS}
+    assert (
+        await client.post("/v1/venues/v-pho/assessments", json=body, headers=ADMIN)
+    ).status_code == 201
+    inside = auth("official", ["C1"])
+
+    async def inspect(headers: dict[str, str], **fields: Any) -> httpx.Response:
+        return await client.post("/v1/venues/v-pho/inspections", json=fields, headers=headers)
+
+    suspended = await inspect(inside, result="fail", note="không giãn cách", suspend=True)
+    assert suspended.status_code == 201, suspended.text
+    assert (suspended.json()["status"], suspended.json()["staff_id"]) == ("suspended", "official-1")
+    failed = await inspect(ADMIN, result="fail")
+    assert failed.json()["status"] == "suspended"
+    passed = await inspect(inside, result="pass", note="đã khắc phục")
+    assert (passed.json()["status"], passed.json()["level"]) == ("current", "green")
+
+    for refused in ({"result": "maybe"}, {"result": "pass", "suspend": "yes"}, {"note": "x"},
+                    {"result": "pass", "note": "x" * 1001}):  # fmt: skip
+        assert (await inspect(ADMIN, **refused)).status_code == 422, refused
+    assert (await inspect(auth("official", ["D2"]), result="pass")).status_code == 403
+    owner = await owner_of(client, "v-pho")
+    assert (await inspect(owner, result="pass")).status_code == 403
+    listing = (await client.get("/v1/venues/v-pho/inspections", headers=inside)).json()
+    assert [n["result"] for n in listing["inspections"]] == ["pass", "fail", "fail"]

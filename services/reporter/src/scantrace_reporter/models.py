@@ -6,7 +6,15 @@ from datetime import date
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import Body
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+)
 
 from scantrace_common.ids import IdStr
 from scantrace_common.venue_kinds import VENUE_KINDS
@@ -89,3 +97,27 @@ class QuarantineIn(BaseModel):
     unit_id: IdStr
     from_date: Day = Field(alias="from")
     to_date: Day = Field(alias="to")
+
+
+#: A criterion or option id as an answer names it (checked against the set by the engine).
+AnswerKey = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AssessmentIn(BaseModel):
+    """SPEC 10: one option per criterion of the set (its newest version unless `version`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    set_id: IdStr
+    version: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    answers: Annotated[dict[AnswerKey, AnswerKey], Field(max_length=1000)]
+
+
+class InspectionIn(BaseModel):
+    """SPEC 10: an official's inspection; `suspend` suspends the venue until a later one passes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    result: Literal["pass", "fail"]
+    note: Annotated[str, Field(max_length=1000)] = ""
+    suspend: StrictBool = False
