@@ -76,6 +76,7 @@ EXPECTED: dict[tuple[str, str, str], frozenset[str]] = {
     ),
     ("reporter", "POST", "/v1/venues/{venue_id}/inspections"): frozenset({"admin", "official"}),
     ("reporter", "GET", "/v1/venues/{venue_id}/inspections"): frozenset({"admin", "official"}),
+    ("reporter", "GET", "/v1/map/venues.geojson"): PUBLIC,
 }
 
 _SECRET_FOR_SCHEMA = "openapi-only-" + "s" * 32
@@ -286,6 +287,7 @@ def build_call(world: World, key: tuple[str, str, str], allowed_caller: bool) ->
         ("GET", "/v1/venues/{venue_id}/inspections"): Call(
             "GET", f"/v1/venues/{world.venue}/inspections"
         ),
+        ("GET", "/v1/map/venues.geojson"): Call("GET", "/v1/map/venues.geojson"),
         ("GET", "/v1/compliance.csv"): Call(
             "GET",
             "/v1/compliance.csv",

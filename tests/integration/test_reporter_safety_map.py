@@ -3,6 +3,8 @@ owner tokens, assessments, inspections and the public map."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,10 +12,21 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from geojson_pydantic import Feature, FeatureCollection, Point
 
 from scantrace_common.auth import mint_venue_token
-from scantrace_common.events import CriteriaSetEvent
-from tests.support.reporter import ADMIN, SECRET, auth, make_tree, new_signer, running_reporter
+from scantrace_common.events import CriteriaSetEvent, VenueReportEvent, encode
+from scantrace_common.kafka import DurableProducer
+from scantrace_common.topics import VENUE_REPORTS, topic_name
+from tests.support.reporter import (
+    ADMIN,
+    SECRET,
+    auth,
+    make_tree,
+    new_signer,
+    running_reporter,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -344,3 +357,128 @@ async def test_inspections_suspend_until_a_later_pass(client: httpx.AsyncClient)
     assert (await inspect(owner, result="pass")).status_code == 403
     listing = (await client.get("/v1/venues/v-pho/inspections", headers=inside)).json()
     assert [n["result"] for n in listing["inspections"]] == ["pass", "fail", "fail"]
+
+
+MAP = "/v1/map/venues.geojson"
+
+
+async def the_map(client: httpx.AsyncClient, query: str = "") -> dict[str, dict[str, Any]]:
+    """The map's features by venue id, after checking the body against the GeoJSON models."""
+    answer = await client.get(MAP + query)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/geo+json"
+    collection = FeatureCollection[Feature[Point, dict[str, Any]]].model_validate_json(
+        answer.content
+    )
+    return {str(f.id): f.properties or {} for f in collection.features}
+
+
+async def test_the_public_map(
+    client: httpx.AsyncClient, kafka_bootstrap: str, namespace: str
+) -> None:
+    await make_tree(client)
+    venues = [
+        {**RESTAURANT, "location": {"lat": 10.95, "lon": 106.82}},
+        {**RESTAURANT, "venue_id": "v-cho", "kind": "market", "unit_id": "D2",
+         "location": {"lat": 10.78, "lon": 106.95}},
+        {**RESTAURANT, "venue_id": "v-unlocated"},
+        {**RESTAURANT, "venue_id": "v-gone", "location": {"lat": 10.9, "lon": 106.8}},
+    ]  # fmt: skip
+    for venue in venues:
+        assert (await client.post("/v1/venues", json=venue, headers=ADMIN)).status_code == 201
+    assert (await client.delete("/v1/venues/v-gone", headers=ADMIN)).status_code == 200
+    assert (
+        await client.post("/v1/criteria", json=criteria_set(), headers=ADMIN)
+    ).status_code == 201
+
+    features = await the_map(client)
+    assert sorted(features) == ["v-cho", "v-pho"]
+    assert features["v-pho"] == {
+        "venue_id": "v-pho",
+        "name": "Phở Hương",
+        "kind": "restaurant",
+        "unit_id": "C1",
+        "status": "none",
+        "level": None,
+        "valid_until": None,
+        "reports_30d": 0,
+    }
+    raw = (await client.get(MAP)).json()
+    assert raw["features"][1]["geometry"] == {"type": "Point", "coordinates": [106.82, 10.95]}
+
+    owner = await owner_of(client, "v-pho")
+    body = {"set_id": "nh-test", "answers": ANSWERS}
+    assessed = await client.post("/v1/venues/v-pho/assessments", json=body, headers=owner)
+    until = assessed.json()["valid_until"]
+    features = await the_map(client)
+    assert (features["v-pho"]["status"], features["v-pho"]["level"]) == ("current", "green")
+    assert features["v-pho"]["valid_until"] == until
+
+    # overdue the moment valid_until passes: the status is computed at the request's instant
+    until_ms = int(datetime.fromisoformat(until).timestamp() * 1000)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("scantrace_reporter.routes.map.now_ms", lambda: until_ms - 1)
+        assert (await the_map(client))["v-pho"]["status"] == "current"
+        patch.setattr("scantrace_reporter.routes.map.now_ms", lambda: until_ms)
+        overdue = (await the_map(client))["v-pho"]
+        assert (overdue["status"], overdue["level"], overdue["valid_until"]) == (
+            "overdue",
+            None,
+            until,
+        )
+
+    # suspended until a later inspection passes
+    inspect = "/v1/venues/v-pho/inspections"
+    suspend = {"result": "fail", "suspend": True}
+    assert (await client.post(inspect, json=suspend, headers=ADMIN)).status_code == 201
+    assert (await the_map(client))["v-pho"]["status"] == "suspended"
+    assert (await the_map(client, "?status=suspended")).keys() == {"v-pho"}
+    assert (await client.post(inspect, json={"result": "pass"}, headers=ADMIN)).status_code == 201
+    assert (await the_map(client))["v-pho"]["status"] == "current"
+
+    # filters
+    assert (await the_map(client, "?unit_id=D1")).keys() == {"v-pho"}
+    assert (await the_map(client, "?unit_id=P&kind=market")).keys() == {"v-cho"}
+    assert (await the_map(client, "?level=green")).keys() == {"v-pho"}
+    assert (await the_map(client, "?status=none")).keys() == {"v-cho"}
+    assert (await the_map(client, "?level=red")) == {}
+    for bad in ("?kind=casino", "?level=blue", "?status=open", "?unit_id=a%20b"):
+        assert (await client.get(MAP + bad)).status_code == 422, bad
+    assert (await client.get(MAP + "?unit_id=nowhere")).status_code == 404
+
+    # ETag and Cache-Control; a change makes a new ETag
+    first = await client.get(MAP)
+    assert first.headers["cache-control"] == "public, max-age=30"
+    etag = first.headers["etag"]
+    unchanged = await client.get(MAP, headers={"If-None-Match": etag})
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+
+    # what other reporters publish reaches this one's map through the consumers; reports are
+    # counted and nothing of their person is shown
+    report = VenueReportEvent(
+        report_id=str(uuid.uuid4()),
+        venue_id="v-cho",
+        category="crowded",
+        text="đông người",
+        person_id="p-secret-person",
+        device_id="d-secret-device",
+        received_at=int(time.time() * 1000),
+    )
+    producer = DurableProducer(kafka_bootstrap, ack_timeout_s=20)
+    await producer.start()
+    try:
+        await producer.send_batch(
+            topic_name(VENUE_REPORTS, namespace), [(b"v-cho", encode(report))]
+        )
+    finally:
+        await producer.stop()
+
+    async def reported() -> bool:
+        return bool((await the_map(client))["v-cho"]["reports_30d"] == 1)
+
+    await wait_until(reported)
+    changed = await client.get(MAP, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert "secret" not in changed.text
+    assert "đông người" not in changed.text

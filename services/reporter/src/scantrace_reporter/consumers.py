@@ -21,6 +21,7 @@ from scantrace_common.events import (
     ScanEvent,
     UnitEvent,
     VenueEvent,
+    VenueReportEvent,
     decode,
 )
 from scantrace_common.kafka import (
@@ -38,6 +39,7 @@ from scantrace_common.topics import (
     QUARANTINES,
     SCANS,
     UNITS,
+    VENUE_REPORTS,
     VENUES,
     topic_name,
 )
@@ -52,7 +54,7 @@ log = logging.getLogger(__name__)
 CONSUMER_STOP_TIMEOUT_S = 10.0
 T = TypeVar("T")
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
-SafetyEvent: TypeAlias = CriteriaSetEvent | AssessmentEvent | InspectionEvent
+SafetyEvent: TypeAlias = CriteriaSetEvent | AssessmentEvent | InspectionEvent | VenueReportEvent
 
 
 def _poison(
@@ -84,6 +86,7 @@ class ReporterConsumers:
             topic_name(CRITERIA, ns): CriteriaSetEvent,
             topic_name(ASSESSMENTS, ns): AssessmentEvent,
             topic_name(INSPECTIONS, ns): InspectionEvent,
+            topic_name(VENUE_REPORTS, ns): VenueReportEvent,
         }
         self.caught_up = False
         self.failure: str | None = None
@@ -156,7 +159,8 @@ class ReporterConsumers:
         return decode(self._safety_types[record.topic], record.value)
 
     async def _handle_safety(self, batch: list[Decoded[SafetyEvent]]) -> PoisonList | None:
-        """Criteria versions (refused: invalid, or a version reused), assessments, inspections."""
+        """Criteria versions (refused: invalid, or a version reused), assessments, inspections,
+        residents' reports."""
         events = [d.event for d in batch]
         refused: list[tuple[object, str]] = []
         sets = [e for e in events if isinstance(e, CriteriaSetEvent)]
@@ -164,6 +168,7 @@ class ReporterConsumers:
             refused.extend(await self.safety.apply_criteria(sets))
         await self.safety.apply_assessments([e for e in events if isinstance(e, AssessmentEvent)])
         await self.safety.apply_inspections([e for e in events if isinstance(e, InspectionEvent)])
+        await self.safety.apply_reports([e for e in events if isinstance(e, VenueReportEvent)])
         return _poison(batch, refused)
 
     # lifecycle -------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ Redis keys (every key starts with the settings namespace):
 | `<ns>rp:criteria` | hash | `<set_id>|<version>` -> msgpack CriteriaSetEvent, **every version** |
 | `<ns>rp:as:<venue>` | hash | assessment_id -> msgpack AssessmentEvent |
 | `<ns>rp:in:<venue>` | hash | inspection_id -> msgpack InspectionEvent |
-| `<ns>rp:safety-venues` | set | venues with any assessment or inspection (read at start) |
+| `<ns>rp:rep:<venue>` | hash | report_id -> received_at (epoch ms) of residents' reports; no person |
+| `<ns>rp:safety-venues` | set | venues with any assessment, inspection or report (read at start) |
 
 `criteria.v1` is compacted by set_id, so Kafka keeps only the newest version of each set; the
 hash keeps every version this view has seen, so `?version=` of an older one can be answered and
@@ -28,6 +29,7 @@ from scantrace_common.events import (
     AssessmentEvent,
     CriteriaSetEvent,
     InspectionEvent,
+    VenueReportEvent,
     decode,
     encode,
 )
@@ -53,6 +55,9 @@ class SafetyKeys:
     def inspections(self, venue_id: str) -> str:
         return f"{self.namespace}rp:in:{venue_id}"
 
+    def reports(self, venue_id: str) -> str:
+        return f"{self.namespace}rp:rep:{venue_id}"
+
 
 def _version_field(set_id: str, version: int) -> str:
     return f"{set_id}|{version}"
@@ -76,6 +81,8 @@ class SafetyStore:
         #: venue_id -> its assessments and inspections, as the map status needs them.
         self.assessed: dict[str, dict[str, Assessed]] = {}
         self.inspected: dict[str, dict[str, Inspected]] = {}
+        #: venue_id -> report_id -> received_at: residents' reports, counted on the map.
+        self.reported: dict[str, dict[str, int]] = {}
 
     async def load(self) -> None:
         """Fill the memory from the Redis view (kept by earlier runs)."""
@@ -90,14 +97,19 @@ class SafetyStore:
             for venue_id in venues:
                 pipe.hvals(self.keys.assessments(venue_id))
                 pipe.hvals(self.keys.inspections(venue_id))
+                pipe.hgetall(self.keys.reports(venue_id))
             replies = await pipe.execute()
             for i, venue_id in enumerate(venues):
-                for value in replies[2 * i]:
+                for value in replies[3 * i]:
                     a = decode(AssessmentEvent, value)
                     self.assessed.setdefault(venue_id, {})[a.assessment_id] = assessed(a)
-                for value in replies[2 * i + 1]:
+                for value in replies[3 * i + 1]:
                     n = decode(InspectionEvent, value)
                     self.inspected.setdefault(venue_id, {})[n.inspection_id] = inspected(n)
+                if replies[3 * i + 2]:
+                    self.reported[venue_id] = {
+                        k.decode(): int(v) for k, v in replies[3 * i + 2].items()
+                    }
 
     # criteria --------------------------------------------------------------------------------
 
@@ -153,6 +165,21 @@ class SafetyStore:
                 self.inspected.setdefault(n.venue_id, {})[n.inspection_id] = inspected(n)
             if events:
                 await pipe.execute()
+
+    async def apply_reports(self, events: Sequence[VenueReportEvent]) -> None:
+        """Keep each report's id and time only: the map counts them, and shows no person."""
+        async with self.lock:
+            pipe = self.redis.pipeline(transaction=False)
+            for r in events:
+                pipe.hset(self.keys.reports(r.venue_id), r.report_id, str(r.received_at))
+                pipe.sadd(self.keys.venues, r.venue_id)
+                self.reported.setdefault(r.venue_id, {})[r.report_id] = r.received_at
+            if events:
+                await pipe.execute()
+
+    def reports_since(self, venue_id: str, since: int, t: int) -> int:
+        """The venue's reports received in (since, t]."""
+        return sum(1 for at in self.reported.get(venue_id, {}).values() if since < at <= t)
 
     async def assessments_of(self, venue_id: str) -> list[AssessmentEvent]:
         """A venue's assessments, newest first (assessed_at, then assessment_id, descending)."""

@@ -9,6 +9,7 @@ from scantrace_common.auth import AUTH_RESPONSES
 from scantrace_reporter.routes import (
     compliance,
     criteria,
+    map,
     posters,
     quarantines,
     safety,
@@ -16,6 +17,10 @@ from scantrace_reporter.routes import (
     venues,
 )
 
-router = APIRouter(responses=AUTH_RESPONSES)
+router = APIRouter()
+#: The operations that need a token, with the refusals every one of them can answer.
+_with_token = APIRouter(responses=AUTH_RESPONSES)
 for module in (units, venues, posters, quarantines, compliance, criteria, safety):
-    router.include_router(module.router)
+    _with_token.include_router(module.router)
+router.include_router(_with_token)
+router.include_router(map.router)
