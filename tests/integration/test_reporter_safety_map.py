@@ -3,11 +3,14 @@ owner tokens, assessments, inspections and the public map."""
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import msgspec
@@ -15,9 +18,9 @@ import pytest
 from geojson_pydantic import Feature, FeatureCollection, Point
 
 from scantrace_common.auth import mint_venue_token
-from scantrace_common.events import CriteriaSetEvent, VenueReportEvent, encode
+from scantrace_common.events import AssessmentEvent, CriteriaSetEvent, VenueReportEvent, encode
 from scantrace_common.kafka import DurableProducer
-from scantrace_common.topics import VENUE_REPORTS, topic_name
+from scantrace_common.topics import ASSESSMENTS, VENUE_REPORTS, topic_name
 from tests.support.reporter import (
     ADMIN,
     SECRET,
@@ -326,16 +329,21 @@ async def test_owners_assess_their_venue_only(client: httpx.AsyncClient) -> None
     assert (await client.post("/v1/venues/v-other/owner-token", headers=ADMIN)).status_code == 410
 
 
-async def test_inspections_suspend_until_a_later_pass(client: httpx.AsyncClient) -> None:
+async def assessed_restaurant(client: httpx.AsyncClient, venues: list[dict[str, Any]]) -> None:
+    """The unit tree, `venues`, the test set, and an admin's assessment of v-pho (green)."""
     await make_tree(client)
-    assert (await client.post("/v1/venues", json=RESTAURANT, headers=ADMIN)).status_code == 201
+    for venue in venues:
+        assert (await client.post("/v1/venues", json=venue, headers=ADMIN)).status_code == 201
     assert (
         await client.post("/v1/criteria", json=criteria_set(), headers=ADMIN)
     ).status_code == 201
     body = {"set_id": "nh-test", "answers": ANSWERS}
-    assert (
-        await client.post("/v1/venues/v-pho/assessments", json=body, headers=ADMIN)
-    ).status_code == 201
+    answer = await client.post("/v1/venues/v-pho/assessments", json=body, headers=ADMIN)
+    assert answer.status_code == 201
+
+
+async def test_inspections_suspend_until_a_later_pass(client: httpx.AsyncClient) -> None:
+    await assessed_restaurant(client, [RESTAURANT])
     inside = auth("official", ["C1"])
 
     async def inspect(headers: dict[str, str], **fields: Any) -> httpx.Response:
@@ -360,6 +368,18 @@ async def test_inspections_suspend_until_a_later_pass(client: httpx.AsyncClient)
 
 
 MAP = "/v1/map/venues.geojson"
+
+
+async def publish(
+    kafka_bootstrap: str, topic: str, event: VenueReportEvent | AssessmentEvent
+) -> None:
+    """Write an event as another reporter (or the gateway) would, keyed by its venue."""
+    producer = DurableProducer(kafka_bootstrap, ack_timeout_s=20)
+    await producer.start()
+    try:
+        await producer.send_batch(topic, [(event.venue_id.encode(), encode(event))])
+    finally:
+        await producer.stop()
 
 
 async def the_map(client: httpx.AsyncClient, query: str = "") -> dict[str, dict[str, Any]]:
@@ -464,14 +484,7 @@ async def test_the_public_map(
         device_id="d-secret-device",
         received_at=int(time.time() * 1000),
     )
-    producer = DurableProducer(kafka_bootstrap, ack_timeout_s=20)
-    await producer.start()
-    try:
-        await producer.send_batch(
-            topic_name(VENUE_REPORTS, namespace), [(b"v-cho", encode(report))]
-        )
-    finally:
-        await producer.stop()
+    await publish(kafka_bootstrap, topic_name(VENUE_REPORTS, namespace), report)
 
     async def reported() -> bool:
         return bool((await the_map(client))["v-cho"]["reports_30d"] == 1)
@@ -482,3 +495,51 @@ async def test_the_public_map(
     assert changed.headers["etag"] != etag
     assert "secret" not in changed.text
     assert "đông người" not in changed.text
+
+
+async def test_compliance_counts_the_venues_assessed(
+    client: httpx.AsyncClient, kafka_bootstrap: str, namespace: str
+) -> None:
+    venues = [
+        RESTAURANT,
+        {**RESTAURANT, "venue_id": "v-late"},
+        {**RESTAURANT, "venue_id": "v-never"},
+    ]
+    await assessed_restaurant(client, venues)
+    # an assessment whose validity ended a minute ago (as another reporter would have written it)
+    now = int(time.time() * 1000)
+    expired = AssessmentEvent(
+        assessment_id=str(uuid.uuid4()),
+        venue_id="v-late",
+        set_id="nh-test",
+        version=1,
+        answers=ANSWERS,
+        assessed_at=now - 31 * 24 * 3600 * 1000,
+        points=8,
+        max_points=10,
+        percent=80.0,
+        level="green",
+        valid_until=now - 60_000,
+        by="admin-1",
+    )
+    await publish(kafka_bootstrap, topic_name(ASSESSMENTS, namespace), expired)
+
+    async def consumed() -> bool:
+        listing = (await client.get("/v1/venues/v-late/assessments", headers=ADMIN)).json()
+        return bool(listing["status"] == "overdue")
+
+    await wait_until(consumed)
+    today = datetime.fromtimestamp(now / 1000, ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+    figures = (await client.get(f"/v1/compliance?unit_id=P&date={today}", headers=ADMIN)).json()
+    assert (figures["venues_registered"], figures["venues_assessed"]) == (3, 1)
+    assert figures["assessed_ratio"] == pytest.approx(1 / 3)
+    children = {c["unit_id"]: c for c in figures["children"]}
+    assert (children["D1"]["venues_assessed"], children["D2"]["assessed_ratio"]) == (1, None)
+    csv_text = (
+        await client.get(f"/v1/compliance.csv?unit_id=D1&from={today}&to={today}", headers=ADMIN)
+    ).text
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert {(r["unit_id"], r["venues_assessed"], r["assessed_ratio"]) for r in rows} == {
+        ("D1", "1", repr(round(1 / 3, 6))),
+        ("C1", "1", repr(round(1 / 3, 6))),
+    }

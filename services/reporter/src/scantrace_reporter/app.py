@@ -108,6 +108,7 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         )
         safety_store = SafetyStore(redis, SafetyKeys(settings.namespace))
         await safety_store.load()
+        store.safety = safety_store
         safety = SafetyService(store=safety_store, publisher=producer, namespace=settings.namespace)
         await safety.publish_shipped(publishable_sets())
         try:

@@ -20,8 +20,10 @@ again with other content is refused: the first one stays).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from redis.asyncio import Redis
 
@@ -35,6 +37,7 @@ from scantrace_common.events import (
 )
 from scantrace_reporter.criteria import set_problems
 from scantrace_reporter.map_status import Assessed, Inspected, MapStatus, status_at
+from scantrace_reporter.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,5 +202,16 @@ class SafetyStore:
             self.inspected.get(venue_id, {}).values(), self.assessed.get(venue_id, {}).values(), t
         )
 
-    def statuses(self, venue_ids: Iterable[str], t: int) -> dict[str, MapStatus]:
-        return {v: self.status(v, t) for v in venue_ids}
+    def current_by_unit(self, registry: Registry, day: date) -> Counter[str]:
+        """Per unit, the venues of its subtree registered on `day` whose status is `current` at
+        the day's last millisecond (SPEC 10's `venues_assessed`). Only assessed venues can be
+        current, so this walks those, not the registry."""
+        t = registry.clock.bounds(day)[1] - 1
+        counts: Counter[str] = Counter()
+        for venue_id in self.assessed:
+            venue = registry.venues.get(venue_id)
+            if venue is None or not registry.registered_on(venue_id, day):
+                continue
+            if self.status(venue_id, t).status == "current":
+                counts.update(registry.chain(venue.unit_id))
+        return counts
