@@ -20,7 +20,8 @@ from geojson_pydantic import Feature, FeatureCollection, Point
 from scantrace_common.auth import mint_venue_token
 from scantrace_common.events import AssessmentEvent, CriteriaSetEvent, VenueReportEvent, encode
 from scantrace_common.kafka import DurableProducer
-from scantrace_common.topics import ASSESSMENTS, VENUE_REPORTS, topic_name
+from scantrace_common.topics import ASSESSMENTS, CRITERIA, VENUE_REPORTS, dlq_of, topic_name
+from tests.integration.test_reporter_hardening import read_all
 from tests.support.reporter import (
     ADMIN,
     SECRET,
@@ -543,3 +544,41 @@ async def test_compliance_counts_the_venues_assessed(
         ("D1", "1", repr(round(1 / 3, 6))),
         ("C1", "1", repr(round(1 / 3, 6))),
     }
+
+
+async def test_bad_criteria_events_are_dead_lettered(
+    client: httpx.AsyncClient, kafka_bootstrap: str, namespace: str
+) -> None:
+    assert (
+        await client.post("/v1/criteria", json=criteria_set(), headers=ADMIN)
+    ).status_code == 201
+    reused = msgspec.convert(criteria_set(title="Another text, same version"), CriteriaSetEvent)
+    invalid = msgspec.convert(criteria_set(set_id="nh-broken", bands=[]), CriteriaSetEvent)
+    good = msgspec.convert(criteria_set(version=5), CriteriaSetEvent)
+    # the same document stamped at another instant (two reporters publishing a shipped set)
+    republished = msgspec.convert({**criteria_set(), "published_at": 1}, CriteriaSetEvent)
+    topic = topic_name(CRITERIA, namespace)
+    producer = DurableProducer(kafka_bootstrap, ack_timeout_s=20)
+    await producer.start()
+    try:
+        # straight to the topic, bypassing the API's checks
+        await producer.send_batch(
+            topic,
+            [(e.set_id.encode(), encode(e)) for e in (reused, republished, invalid, good)],
+        )
+    finally:
+        await producer.stop()
+
+    async def consumed() -> bool:
+        answer = await client.get("/v1/criteria/nh-test?version=5", headers=ADMIN)
+        return answer.status_code == 200
+
+    await wait_until(consumed)
+    dead = await read_all(kafka_bootstrap, dlq_of(topic), 2)
+    reasons = sorted(dict(r.headers)["dlq.reason"].decode() for r in dead)
+    assert len(reasons) == 2
+    assert "bands is empty" in reasons[0]
+    assert "version 1 of 'nh-test' exists already" in reasons[1]
+    first = (await client.get("/v1/criteria/nh-test?version=1", headers=ADMIN)).json()
+    assert first["title"] == "Bộ tiêu chí thử nghiệm"
+    assert (await client.get("/v1/criteria/nh-broken", headers=ADMIN)).status_code == 404

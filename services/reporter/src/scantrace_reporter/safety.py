@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import msgspec
 from redis.asyncio import Redis
 
 from scantrace_common.events import (
@@ -64,6 +65,14 @@ class SafetyKeys:
 
 def _version_field(set_id: str, version: int) -> str:
     return f"{set_id}|{version}"
+
+
+def same_document(a: CriteriaSetEvent, b: CriteriaSetEvent) -> bool:
+    """The same version published twice (two reporters publishing a shipped set at once): the
+    same document whatever its `published_at`."""
+    return msgspec.structs.replace(a, published_at=None) == msgspec.structs.replace(
+        b, published_at=None
+    )
 
 
 def assessed(event: AssessmentEvent) -> Assessed:
@@ -135,7 +144,7 @@ class SafetyStore:
                 known = self.criteria.get(cs.set_id, {}).get(cs.version)
                 if problems:
                     refused.append((cs, "; ".join(problems)))
-                elif known is not None and known != cs:
+                elif known is not None and not same_document(known, cs):
                     refused.append((cs, f"version {cs.version} of {cs.set_id!r} exists already"))
                 elif known is None:
                     self.criteria.setdefault(cs.set_id, {})[cs.version] = cs

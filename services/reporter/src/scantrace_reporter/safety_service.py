@@ -33,7 +33,7 @@ from scantrace_reporter.criteria import (
 )
 from scantrace_reporter.map_status import MapStatus
 from scantrace_reporter.models import AssessmentIn, InspectionIn
-from scantrace_reporter.safety import SafetyStore
+from scantrace_reporter.safety import SafetyStore, same_document
 from scantrace_reporter.service import Publisher
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class SafetyService:
             known = self.store.criteria_set(cs.set_id, cs.version)
             if known is None:
                 new.append(msgspec.structs.replace(cs, published_at=now_ms()))
-            elif msgspec.structs.replace(known, published_at=None) != cs:
+            elif not same_document(known, cs):
                 log.warning(
                     "shipped set %s v%d differs from the published one: keeping the published one",
                     cs.set_id,
