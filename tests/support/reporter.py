@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from scantrace_common.auth import mint_staff_token
 from scantrace_common.qr import QrSigner, b64url_encode
@@ -80,3 +81,11 @@ async def make_tree(client: httpx.AsyncClient) -> None:
     ]
     for unit in units:
         assert (await client.post("/v1/units", json=unit, headers=ADMIN)).status_code == 201
+
+
+async def drop_namespace(redis: Redis, ns: str) -> None:
+    """Delete every key of the namespace (registry keys and the per-day hash-tagged ones)."""
+    keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
+    keys += [k async for k in redis.scan_iter(match=f"{{{ns}*")]
+    if keys:
+        await redis.delete(*keys)
