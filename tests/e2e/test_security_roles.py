@@ -21,13 +21,14 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
-from scantrace_common.auth import mint_device_token, mint_staff_token
+from scantrace_common.auth import mint_device_token, mint_staff_token, mint_venue_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 PUBLIC = frozenset({"*"})
 STAFF = ("admin", "epidemiologist", "official", "operator")
-CALLERS = ("none", *STAFF, "device")
+#: "venue" is a venue owner's token (SPEC 10) bound to the world's venue.
+CALLERS = ("none", *STAFF, "device", "venue")
 #: Tokens that must be refused with 401 wherever a token is needed.
 FORGED = ("expired", "wrong_secret", "alg_none", "truncated", "no_role", "unknown_role")
 
@@ -58,7 +59,7 @@ EXPECTED: dict[tuple[str, str, str], frozenset[str]] = {
     ("reporter", "GET", "/v1/units/{unit_id}"): frozenset({"admin", "official"}),
     ("reporter", "POST", "/v1/venues"): frozenset({"admin"}),
     ("reporter", "POST", "/v1/venues/batch"): frozenset({"admin"}),
-    ("reporter", "GET", "/v1/venues/{venue_id}"): frozenset({"admin", "official"}),
+    ("reporter", "GET", "/v1/venues/{venue_id}"): frozenset({"admin", "official", "venue"}),
     ("reporter", "DELETE", "/v1/venues/{venue_id}"): frozenset({"admin"}),
     ("reporter", "GET", "/v1/venues/{venue_id}/qr.png"): frozenset({"admin", "official"}),
     ("reporter", "GET", "/v1/venues/{venue_id}/qr.svg"): frozenset({"admin", "official"}),
@@ -72,6 +73,18 @@ EXPECTED: dict[tuple[str, str, str], frozenset[str]] = {
     ("reporter", "GET", "/v1/staff/{staff_id}"): frozenset({"admin"}),
     ("reporter", "DELETE", "/v1/staff/{staff_id}"): frozenset({"admin"}),
     ("reporter", "POST", "/v1/sessions"): PUBLIC,
+    # SPEC section 10
+    ("reporter", "GET", "/v1/criteria"): frozenset({*STAFF, "venue"}),
+    ("reporter", "GET", "/v1/criteria/{set_id}"): frozenset({*STAFF, "venue"}),
+    ("reporter", "POST", "/v1/criteria"): frozenset({"admin"}),
+    ("reporter", "POST", "/v1/venues/{venue_id}/owner-token"): frozenset({"admin", "official"}),
+    ("reporter", "POST", "/v1/venues/{venue_id}/assessments"): frozenset({"admin", "venue"}),
+    ("reporter", "GET", "/v1/venues/{venue_id}/assessments"): frozenset(
+        {"admin", "official", "venue"}
+    ),
+    ("reporter", "POST", "/v1/venues/{venue_id}/inspections"): frozenset({"admin", "official"}),
+    ("reporter", "GET", "/v1/venues/{venue_id}/inspections"): frozenset({"admin", "official"}),
+    ("reporter", "GET", "/v1/map/venues.geojson"): PUBLIC,
 }
 
 _SECRET_FOR_SCHEMA = "openapi-only-" + "s" * 32
@@ -136,6 +149,8 @@ class World:
     root: str
     child: str
     venue: str
+    #: A criteria set for the venue's kind (office).
+    criteria: str
     person: str
     case_id: str
     staff: str = ""
@@ -182,6 +197,25 @@ class Call:
     path: str
     params: dict[str, Any] | None = None
     json: Any = None
+
+
+def criteria_set(set_id: str) -> dict[str, Any]:
+    """A one-criterion set for offices (SPEC 10)."""
+    return {
+        "set_id": set_id,
+        "version": 1,
+        "title": "Sec set",
+        "kinds": ["office"],
+        "criteria": [
+            {
+                "criterion_id": "c1",
+                "text": "Masks",
+                "options": [{"option_id": "yes", "text": "Yes", "points": 1}],
+            }
+        ],
+        "bands": [{"min_percent": 0, "level": "green"}],
+        "validity_days": 30,
+    }
 
 
 def _now_ms() -> int:
@@ -267,6 +301,27 @@ def build_call(world: World, key: tuple[str, str, str], allowed_caller: bool) ->
         ("GET", "/v1/compliance"): Call(
             "GET", "/v1/compliance", {"unit_id": world.root, "date": world.today}
         ),
+        ("GET", "/v1/criteria"): Call("GET", "/v1/criteria"),
+        ("GET", "/v1/criteria/{set_id}"): Call("GET", f"/v1/criteria/{world.criteria}"),
+        ("POST", "/v1/criteria"): Call("POST", "/v1/criteria", json=criteria_set(new_id)),
+        ("POST", "/v1/venues/{venue_id}/owner-token"): Call(
+            "POST", f"/v1/venues/{world.venue}/owner-token"
+        ),
+        ("POST", "/v1/venues/{venue_id}/assessments"): Call(
+            "POST",
+            f"/v1/venues/{world.venue}/assessments",
+            json={"set_id": world.criteria, "answers": {"c1": "yes"}},
+        ),
+        ("GET", "/v1/venues/{venue_id}/assessments"): Call(
+            "GET", f"/v1/venues/{world.venue}/assessments"
+        ),
+        ("POST", "/v1/venues/{venue_id}/inspections"): Call(
+            "POST", f"/v1/venues/{world.venue}/inspections", json={"result": "pass"}
+        ),
+        ("GET", "/v1/venues/{venue_id}/inspections"): Call(
+            "GET", f"/v1/venues/{world.venue}/inspections"
+        ),
+        ("GET", "/v1/map/venues.geojson"): Call("GET", "/v1/map/venues.geojson"),
         ("GET", "/v1/compliance.csv"): Call(
             "GET",
             "/v1/compliance.csv",
@@ -295,6 +350,7 @@ def caller_token(world: World, caller: str) -> str | None:
         "official": lambda: mint_staff_token(secret, "off-sec", "official", units=[world.root]),
         "operator": lambda: mint_staff_token(secret, "op-sec", "operator"),
         "device": lambda: mint_device_token(secret, "dev-sec", world.person),
+        "venue": lambda: mint_venue_token(secret, world.venue),
         "expired": lambda: jwt.encode({**staff, "exp": int(time.time()) - 60}, secret, "HS256"),
         "wrong_secret": lambda: jwt.encode(staff, "another-secret-" + "z" * 30, "HS256"),
         "alg_none": lambda: jwt.encode(staff, "", algorithm="none"),
@@ -328,6 +384,8 @@ def world(
         assert response.status_code == 201, response.text
         staff = f"sec{hexid}-staff"
         assert client.post("/v1/staff", json=staff_body(staff)).status_code == 201
+        response = client.post("/v1/criteria", json=criteria_set(f"sec{hexid}-set"))
+        assert response.status_code == 201, response.text
     response = httpx.post(
         f"{tracer_url}/v1/cases",
         json={
@@ -348,6 +406,7 @@ def world(
         root=root,
         child=child,
         venue=venue,
+        criteria=f"sec{hexid}-set",
         person=f"sec{hexid}-p",
         case_id=response.json()["case_id"],
         staff=staff,

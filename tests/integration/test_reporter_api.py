@@ -20,7 +20,14 @@ from scantrace_common.kafka import DurableProducer
 from scantrace_common.qr import QrSigner, QrVerifier
 from scantrace_common.timeparse import local_date
 from scantrace_common.topics import DECLARATIONS, SCANS, topic_name
-from tests.support.reporter import ADMIN, auth, new_signer, running_reporter, wait_until
+from tests.support.reporter import (
+    ADMIN,
+    auth,
+    make_tree,
+    new_signer,
+    running_reporter,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,17 +48,6 @@ async def client(
         redis_url=redis_url, kafka_bootstrap=kafka_bootstrap, namespace=namespace, signer=signer
     ) as test_client:
         yield test_client
-
-
-async def make_tree(client: httpx.AsyncClient) -> None:
-    units = [
-        {"unit_id": "P", "name": "Tỉnh Đồng Nai", "parent_id": None, "level": "province"},
-        {"unit_id": "D1", "name": "Thành phố Biên Hòa", "parent_id": "P", "level": "district"},
-        {"unit_id": "D2", "name": "Huyện Long Thành", "parent_id": "P", "level": "district"},
-        {"unit_id": "C1", "name": "Phường Tân Phong", "parent_id": "D1", "level": "commune"},
-    ]
-    for unit in units:
-        assert (await client.post("/v1/units", json=unit, headers=ADMIN)).status_code == 201
 
 
 async def test_registry_qr_posters_and_revocation(

@@ -35,6 +35,7 @@ from scantrace_reporter.registry import Registry
 from scantrace_reporter.store import ComplianceStore
 from tests.reference.compliance import reference_compliance
 from tests.reference.model import Declaration, Quarantine, Scan, Unit, Venue
+from tests.support.reporter import drop_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -238,10 +239,7 @@ async def _check(redis_url: str, ns: str, world: World, seed: int) -> None:
                         f"{unit.unit_id}@{day}",
                     )
     finally:
-        keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
-        keys += [k async for k in redis.scan_iter(match=f"{{{ns}*")]
-        if keys:
-            await redis.delete(*keys)
+        await drop_namespace(redis, ns)
         await redis.aclose()
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.reference.criteria import ref_status
 from tests.reference.model import Declaration, Quarantine, Scan, Unit, Venue
 from tests.reference.visits import dedupe_scans
 
@@ -51,8 +52,10 @@ def reference_compliance(
     unit_id: str,
     day: date,
     tz: str,
+    safety: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """The SPEC compliance object for unit_id on day, with children (direct child units)."""
+    """The SPEC compliance object for unit_id on day, with children (direct child units).
+    `safety`: each venue's assessments and inspections as `criteria.ref_status` reads them."""
     unit_list = list(units)
     if unit_id not in {u.unit_id for u in unit_list}:
         raise KeyError(unit_id)
@@ -64,7 +67,15 @@ def reference_compliance(
 
     def one(u: str) -> dict[str, Any]:
         return _figures(
-            unit_list, venue_list, scan_list, quarantine_list, declaration_list, u, day, tz
+            unit_list,
+            venue_list,
+            scan_list,
+            quarantine_list,
+            declaration_list,
+            u,
+            day,
+            tz,
+            safety or {},
         )
 
     result = one(unit_id)
@@ -92,6 +103,7 @@ def _figures(
     unit_id: str,
     day: date,
     tz: str,
+    safety: Mapping[str, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     day_start, day_end = day_bounds_ms(day, tz)
     units_here = subtree(units, unit_id)
@@ -119,6 +131,9 @@ def _figures(
         for d in declarations
         if d.person_id in quarantined and day_start <= d.declared_at < day_end
     }
+    assessed = {
+        v for v in registered if ref_status(list(safety.get(v, [])), day_end - 1)[0] == "current"
+    }
 
     return {
         "unit_id": unit_id,
@@ -133,4 +148,7 @@ def _figures(
         "quarantined": len(quarantined),
         "declarations_done": len(declared),
         "declaration_ratio": ratio(len(declared), len(quarantined)),
+        # SPEC 10: the registered venues whose status is current at the last instant of D
+        "venues_assessed": len(assessed),
+        "assessed_ratio": ratio(len(assessed), len(registered)),
     }

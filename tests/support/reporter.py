@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from scantrace_common.auth import mint_staff_token
 from scantrace_common.qr import QrSigner, b64url_encode
@@ -68,3 +69,23 @@ async def running_reporter(
 
         await wait_until(ready)
         yield client
+
+
+async def make_tree(client: httpx.AsyncClient) -> None:
+    """P (province) with districts D1 and D2, and commune C1 under D1."""
+    units = [
+        {"unit_id": "P", "name": "Tỉnh Đồng Nai", "parent_id": None, "level": "province"},
+        {"unit_id": "D1", "name": "Thành phố Biên Hòa", "parent_id": "P", "level": "district"},
+        {"unit_id": "D2", "name": "Huyện Long Thành", "parent_id": "P", "level": "district"},
+        {"unit_id": "C1", "name": "Phường Tân Phong", "parent_id": "D1", "level": "commune"},
+    ]
+    for unit in units:
+        assert (await client.post("/v1/units", json=unit, headers=ADMIN)).status_code == 201
+
+
+async def drop_namespace(redis: Redis, ns: str) -> None:
+    """Delete every key of the namespace (registry keys and the per-day hash-tagged ones)."""
+    keys = [k async for k in redis.scan_iter(match=f"{ns}*")]
+    keys += [k async for k in redis.scan_iter(match=f"{{{ns}*")]
+    if keys:
+        await redis.delete(*keys)

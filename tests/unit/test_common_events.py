@@ -9,7 +9,15 @@ from typing import Any
 import msgpack
 import pytest
 
-from scantrace_common.events import TOPIC_EVENTS, InvalidEvent, ScanEvent, decode, encode
+from scantrace_common.events import (
+    TOPIC_EVENTS,
+    InvalidEvent,
+    Location,
+    ScanEvent,
+    VenueEvent,
+    decode,
+    encode,
+)
 from scantrace_common.topics import TOPICS
 
 pytestmark = pytest.mark.unit
@@ -65,6 +73,17 @@ def test_invalid_scans_are_refused_with_a_reason(changes: dict[str, Any], reason
 def test_undecodable_values_are_invalid(data: bytes | None) -> None:
     with pytest.raises(InvalidEvent):
         decode(ScanEvent, data)
+
+
+def test_venue_events_written_before_locations_still_decode() -> None:
+    old = {k: v for k, v in _examples("venues.v1")[0].items() if k not in ("location", "address")}
+    venue = decode(VenueEvent, msgpack.packb(old))
+    assert (venue.location, venue.address) == (None, None)
+    located = decode(VenueEvent, msgpack.packb(_examples("venues.v1")[2]))
+    assert located.location == Location(lat=10.9721, lon=106.8433)
+    for bad in ({"lat": 91.0, "lon": 106.0}, {"lat": 10.0, "lon": 181.0}, {"lat": 10.0}):
+        with pytest.raises(InvalidEvent, match="location"):
+            decode(VenueEvent, msgpack.packb({**old, "location": bad}))
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:

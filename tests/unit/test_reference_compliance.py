@@ -113,6 +113,8 @@ def figures(
         "quarantined": quarantined,
         "declarations_done": done,
         "declaration_ratio": declaration_ratio,
+        "venues_assessed": 0,
+        "assessed_ratio": 0.0 if registered else None,
     }
 
 
@@ -160,6 +162,45 @@ def test_another_day() -> None:
         "date": "2021-05-18",
     }
     assert [child["unit_id"] for child in got_children] == ["d1", "d2"]
+
+
+def _assessment(assessment_id: str, at: int, valid_until: int) -> dict[str, Any]:
+    return {
+        "type": "assessment",
+        "assessment_id": assessment_id,
+        "assessed_at": at,
+        "level": "green",
+        "valid_until": valid_until,
+    }
+
+
+def test_venues_assessed_are_current_at_the_last_instant_of_the_day() -> None:
+    safety = {
+        "v1": [_assessment("a1", START, END + DAY)],  # current
+        "v4": [_assessment("a4", START, END - 1)],  # overdue at the day's last millisecond
+        "v5": [
+            _assessment("a5", START, END + DAY),
+            {
+                "type": "inspection",
+                "inspection_id": "i5",
+                "at": START + 1,
+                "result": "fail",
+                "suspend": True,
+            },
+        ],  # suspended
+        "v7": [_assessment("a7", END, END + DAY)],  # made after the day
+        "v2": [_assessment("a2", START, END + DAY)],  # revoked during the day: not registered
+    }
+    got = reference_compliance(
+        UNITS, VENUES, SCANS, QUARANTINES, DECLARATIONS, "prov", D, TZ, safety
+    )
+    assert (got["venues_assessed"], got["assessed_ratio"]) == (1, 0.25)
+    children = {c["unit_id"]: c for c in got["children"]}
+    assert (children["d1"]["venues_assessed"], children["d2"]["venues_assessed"]) == (1, 0)
+    later = reference_compliance(
+        UNITS, VENUES, SCANS, QUARANTINES, DECLARATIONS, "prov", days(1), TZ, safety
+    )
+    assert later["venues_assessed"] == 2  # v7 too now; v1's assessment valid to the day's end
 
 
 def test_unknown_unit_is_refused() -> None:

@@ -50,6 +50,27 @@ def test_rows_are_read_with_their_place(tmp_path: Path) -> None:
     assert first.body == {"name": "Chợ", "kind": "market", "unit_id": "P"}
     assert second == "venues.csv:3: default_dwell_minutes is not a whole number"
 
+    located = tmp_path / "located.csv"
+    located.write_text(
+        "venue_id,name,kind,unit_id,lat,lon,address\n"
+        "v1,Chợ,market,P,10.95,106.82,  12 Đường 30/4 \n"
+        "v2,Quán,cafe,P,10.95,,\n"
+        "v3,Quán,cafe,P,north,106.8,\n",
+        encoding="utf-8",
+    )
+    one, two, three = read_rows(located, VENUE_COLUMNS, 4)
+    assert isinstance(one, Row)
+    assert one.body == {
+        "venue_id": "v1",
+        "name": "Chợ",
+        "kind": "market",
+        "unit_id": "P",
+        "location": {"lat": 10.95, "lon": 106.82},
+        "address": "12 Đường 30/4",
+    }
+    assert two == "located.csv:3: lat and lon must be given together"
+    assert three == "located.csv:4: lat and lon must be decimal degrees"
+
     broken = tmp_path / "broken.csv"
     broken.write_text("unit_id,name\nP,x\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="missing columns"):

@@ -121,9 +121,12 @@ def test_ratios_and_figures() -> None:
         persons=7,
         quarantined=0,
         declared=0,
+        assessed=6,
     )
     body = figures.as_dict()
     assert body["venues_registered"] == 4
+    assert body["venues_assessed"] == 4  # clamped to the registered count
+    assert body["assessed_ratio"] == 1.0
     assert body["venues_active"] == 4  # clamped to the registered count
     assert body["scans"] == 3
     assert body["scans_out"] == 0
@@ -142,6 +145,8 @@ def test_ratios_and_figures() -> None:
         "quarantined",
         "declarations_done",
         "declaration_ratio",
+        "venues_assessed",
+        "assessed_ratio",
     ]
 
 

@@ -36,7 +36,7 @@ def test_registry_csv_has_headers_and_diacritics(tmp_path: Path) -> None:
     }
     with (tmp_path / "venues.csv").open(encoding="utf-8", newline="") as fh:
         header = next(csv.reader(fh))
-    assert header == ["venue_id", "name", "kind", "unit_id", "default_dwell_minutes"]
+    assert header == ["venue_id", "name", "kind", "unit_id", "default_dwell_minutes", "lat", "lon"]
 
 
 def test_cli_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import date, timedelta
 
@@ -11,7 +12,7 @@ from scantrace_cli.sim.config import SimConfig
 from scantrace_cli.sim.generator import MAX_UPLOAD_DELAY, generate
 from scantrace_cli.sim.model import Workload
 from scantrace_cli.sim.province import DISTRICTS, build_units
-from scantrace_cli.sim.venues import kind_counts
+from scantrace_cli.sim.venues import DISTRICT_BOXES, build_venues, kind_counts
 from scantrace_common.ids import is_valid_id, is_valid_uuid
 from scantrace_common.timeparse import day_bounds, local_date
 from scantrace_common.venue_kinds import VENUE_KINDS
@@ -80,6 +81,20 @@ def test_venues_cover_every_kind_with_valid_fields(workload: Workload) -> None:
     kinds = Counter(v.kind for v in workload.venues)
     assert set(kinds) == VENUE_KINDS
     assert kinds["shop"] > kinds["hospital"]
+
+
+def test_venues_lie_inside_their_district() -> None:
+    _, communes = build_units()
+    index = build_venues(random.Random(5), communes, 600)
+    assert set(DISTRICT_BOXES) == {d.code for d in DISTRICTS}
+    for venue in index.venues:
+        south, west, north, east = DISTRICT_BOXES[index.district_of[venue.venue_id]]
+        assert venue.lat is not None
+        assert venue.lon is not None
+        assert south <= venue.lat <= north
+        assert west <= venue.lon <= east
+    again = build_venues(random.Random(5), communes, 600)
+    assert [(v.lat, v.lon) for v in again.venues] == [(v.lat, v.lon) for v in index.venues]
 
 
 def test_kind_counts_add_up() -> None:

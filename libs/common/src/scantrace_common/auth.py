@@ -12,11 +12,14 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scantrace_common.errors import ApiError, error_doc
+from scantrace_common.ids import is_valid_id
 
-Role = Literal["admin", "epidemiologist", "official", "operator", "device"]
+Role = Literal["admin", "epidemiologist", "official", "operator", "device", "venue"]
 STAFF_ROLES: Final[frozenset[str]] = frozenset({"admin", "epidemiologist", "official", "operator"})
 _ALGORITHM: Final = "HS256"
 _DEVICE_TTL_S: Final = 365 * 24 * 3600
+#: A venue owner's token (SPEC 10) lives 90 days; the owner asks for a new one after that.
+VENUE_TTL_S: Final = 90 * 24 * 3600
 #: A staff token lives at most 12 hours (SPEC 8: sessions at most 12 h ahead); one whose `exp`
 #: lies further ahead is refused, whoever minted it.
 MAX_STAFF_TTL_S: Final = 12 * 3600
@@ -42,6 +45,8 @@ class Principal:
     person_id: str | None = None
     #: The token's `exp` (epoch seconds): whoever caches a verified token caches it no longer.
     expires_at: int | None = None
+    #: The venue a venue token (role `venue`, SPEC 10) is bound to.
+    venue_id: str | None = None
 
 
 def mint_staff_token(
@@ -71,6 +76,17 @@ def mint_device_token(secret: str, device_id: str, person_id: str) -> str:
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
+def mint_venue_token(secret: str, venue_id: str, ttl_s: int = VENUE_TTL_S) -> str:
+    """A venue owner's token: role `venue`, claim `venue_id` (sub is the venue id too)."""
+    claims = {
+        "sub": venue_id,
+        "role": "venue",
+        "venue_id": venue_id,
+        "exp": int(time.time()) + ttl_s,
+    }
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
 def verify_token(secret: str, token: str, now: float | None = None) -> Principal:
     try:
         claims = jwt.decode(
@@ -79,7 +95,7 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Principal
     except jwt.PyJWTError as exc:
         raise AuthError(str(exc)) from exc
     sub, role = claims.get("sub"), claims.get("role")
-    if not isinstance(sub, str) or role not in STAFF_ROLES | {"device"}:
+    if not isinstance(sub, str) or role not in STAFF_ROLES | {"device", "venue"}:
         raise AuthError("token has no valid sub or role")
     if (
         role in STAFF_ROLES
@@ -96,12 +112,16 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Principal
     person_id = claims.get("pid")
     if role == "device" and not isinstance(person_id, str):
         raise AuthError("device token has no person")
+    venue_id = claims.get("venue_id")
+    if role == "venue" and not (isinstance(venue_id, str) and is_valid_id(venue_id)):
+        raise AuthError("venue token has no valid venue_id")
     return Principal(
         sub=sub,
         role=cast(Role, role),
         units=tuple(units) if units is not None else None,
         person_id=person_id if isinstance(person_id, str) else None,
         expires_at=int(claims["exp"]),
+        venue_id=venue_id if role == "venue" and isinstance(venue_id, str) else None,
     )
 
 

@@ -61,8 +61,16 @@ class UnitEvent(Event, frozen=True, kw_only=True):
     at: EpochMs
 
 
+class Location(msgspec.Struct, frozen=True, kw_only=True):
+    """WGS 84 degrees (SPEC 10)."""
+
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+
+
 class VenueEvent(Event, frozen=True, kw_only=True):
-    """The venue's whole current state; a revocation is the same venue with `revoked_at` set."""
+    """The venue's whole current state; a revocation is the same venue with `revoked_at` set.
+    `location` and `address` (SPEC 10) are optional, so events written before them still decode."""
 
     venue_id: Id
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -71,6 +79,8 @@ class VenueEvent(Event, frozen=True, kw_only=True):
     default_dwell_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
     registered_at: EpochMs
     revoked_at: EpochMs | None = None
+    location: Location | None = None
+    address: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
 
 class QuarantineEvent(Event, frozen=True, kw_only=True):

@@ -21,11 +21,14 @@ from scantrace_common.qr import QrSigner
 from scantrace_common.redis_client import connect, ping
 from scantrace_common.topics import ensure_topics
 from scantrace_reporter.consumers import ReporterConsumers
+from scantrace_reporter.criteria_files import publishable_sets
 from scantrace_reporter.days import DayClock, DayRefused
 from scantrace_reporter.keys import Keys
 from scantrace_reporter.poster import FontMissing, PosterFonts
 from scantrace_reporter.registry import Registry
 from scantrace_reporter.routes import router
+from scantrace_reporter.safety import SafetyKeys, SafetyStore
+from scantrace_reporter.safety_service import SafetyService
 from scantrace_reporter.service import ReporterService
 from scantrace_reporter.settings import ReporterSettings
 from scantrace_reporter.staff.routes import router as staff_router
@@ -105,6 +108,11 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
         service = ReporterService(
             store=store, publisher=producer, signer=signer, namespace=settings.namespace
         )
+        safety_store = SafetyStore(redis, SafetyKeys(settings.namespace))
+        await safety_store.load()
+        store.safety = safety_store
+        safety = SafetyService(store=safety_store, publisher=producer, namespace=settings.namespace)
+        await safety.publish_shipped(publishable_sets())
         try:
             app.state.poster_fonts = PosterFonts.discover(
                 settings.poster_font, settings.poster_font_bold
@@ -113,9 +121,10 @@ def create_reporter_app(settings: ReporterSettings) -> FastAPI:
             log.error("posters disabled: %s", exc)
             app.state.poster_fonts = None
         app.state.service = service
+        app.state.safety = safety
         app.state.redis = redis
         app.state.producer = producer
-        consumers = ReporterConsumers(settings, store, producer)
+        consumers = ReporterConsumers(settings, store, producer, safety_store)
         app.state.consumers = consumers if settings.reporter_consumers else None
         app.state.staff = staff = StaffRuntime(settings, redis, producer)
         staff.start()

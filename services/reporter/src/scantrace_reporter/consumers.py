@@ -1,5 +1,6 @@
 """The reporter's Kafka consumers: registry first (caught up before anything else), then
-scans, quarantines and declarations, each a `BatchConsumerLoop` with its own group."""
+scans, quarantines, declarations and SPEC 10's criteria, assessments and inspections, each a
+`BatchConsumerLoop` with its own group."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from typing import Any, TypeAlias, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from scantrace_common.events import (
+    AssessmentEvent,
+    CriteriaSetEvent,
     DeclarationEvent,
+    InspectionEvent,
     QuarantineEvent,
     ScanEvent,
     UnitEvent,
     VenueEvent,
+    VenueReportEvent,
     decode,
 )
 from scantrace_common.kafka import (
@@ -26,8 +31,20 @@ from scantrace_common.kafka import (
     PoisonList,
     consumer_for,
 )
-from scantrace_common.topics import DECLARATIONS, QUARANTINES, SCANS, UNITS, VENUES, topic_name
+from scantrace_common.topics import (
+    ASSESSMENTS,
+    CRITERIA,
+    DECLARATIONS,
+    INSPECTIONS,
+    QUARANTINES,
+    SCANS,
+    UNITS,
+    VENUE_REPORTS,
+    VENUES,
+    topic_name,
+)
 from scantrace_reporter.metrics import CONSUMER_METRICS
+from scantrace_reporter.safety import SafetyStore
 from scantrace_reporter.settings import ReporterSettings
 from scantrace_reporter.store import ComplianceStore
 
@@ -37,6 +54,7 @@ log = logging.getLogger(__name__)
 CONSUMER_STOP_TIMEOUT_S = 10.0
 T = TypeVar("T")
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+SafetyEvent: TypeAlias = CriteriaSetEvent | AssessmentEvent | InspectionEvent | VenueReportEvent
 
 
 def _poison(
@@ -51,14 +69,25 @@ def _poison(
 
 class ReporterConsumers:
     def __init__(
-        self, settings: ReporterSettings, store: ComplianceStore, dlq: DurableProducer
+        self,
+        settings: ReporterSettings,
+        store: ComplianceStore,
+        dlq: DurableProducer,
+        safety: SafetyStore,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.safety = safety
         self.dlq = dlq
         ns = settings.namespace
         self.units_topic = topic_name(UNITS, ns)
         self.venues_topic = topic_name(VENUES, ns)
+        self._safety_types: dict[str, type[SafetyEvent]] = {
+            topic_name(CRITERIA, ns): CriteriaSetEvent,
+            topic_name(ASSESSMENTS, ns): AssessmentEvent,
+            topic_name(INSPECTIONS, ns): InspectionEvent,
+            topic_name(VENUE_REPORTS, ns): VenueReportEvent,
+        }
         self.caught_up = False
         self.failure: str | None = None
         self._consumers: list[AIOKafkaConsumer] = []
@@ -126,6 +155,22 @@ class ReporterConsumers:
         refused = await self.store.apply_declarations([d.event for d in batch])
         return _poison(batch, refused)
 
+    def _decode_safety(self, record: Record) -> SafetyEvent:
+        return decode(self._safety_types[record.topic], record.value)
+
+    async def _handle_safety(self, batch: list[Decoded[SafetyEvent]]) -> PoisonList | None:
+        """Criteria versions (refused: invalid, or a version reused), assessments, inspections,
+        residents' reports."""
+        events = [d.event for d in batch]
+        refused: list[tuple[object, str]] = []
+        sets = [e for e in events if isinstance(e, CriteriaSetEvent)]
+        if sets:
+            refused.extend(await self.safety.apply_criteria(sets))
+        await self.safety.apply_assessments([e for e in events if isinstance(e, AssessmentEvent)])
+        await self.safety.apply_inspections([e for e in events if isinstance(e, InspectionEvent)])
+        await self.safety.apply_reports([e for e in events if isinstance(e, VenueReportEvent)])
+        return _poison(batch, refused)
+
     # lifecycle -------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -170,9 +215,12 @@ class ReporterConsumers:
                 lambda r: decode(DeclarationEvent, r.value),
                 self._handle_declarations,
             ),
+            self._make(
+                sorted(self._safety_types), "safety", self._decode_safety, self._handle_safety
+            ),
         ]
         for (consumer, loop), loop_name in zip(
-            others, ("scans", "quarantines", "declarations"), strict=True
+            others, ("scans", "quarantines", "declarations", "safety"), strict=True
         ):
             await consumer.start()
             self._spawn(loop, loop_name)

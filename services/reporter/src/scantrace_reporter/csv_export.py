@@ -26,6 +26,8 @@ COLUMNS: Final = (
     "quarantined",
     "declarations_done",
     "declaration_ratio",
+    "venues_assessed",
+    "assessed_ratio",
 )
 #: A spreadsheet may treat a cell starting with one of these as a formula (or strip it).
 _DANGEROUS_FIRST: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -66,6 +68,8 @@ def row_of(figures: Figures, unit: UnitEvent) -> list[str]:
             figures.quarantined,
             figures.declarations_done,
             figures.declaration_ratio,
+            figures.venues_assessed,
+            figures.assessed_ratio,
         )
     ]
 

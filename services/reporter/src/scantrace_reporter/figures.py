@@ -23,6 +23,8 @@ class Figures:
     persons: int
     quarantined: int
     declarations_done: int
+    #: Registered venues whose map status is `current` at the end of the day (SPEC 10).
+    venues_assessed: int = 0
 
     @property
     def scans(self) -> int:
@@ -35,6 +37,10 @@ class Figures:
     @property
     def declaration_ratio(self) -> float | None:
         return ratio(self.declarations_done, self.quarantined)
+
+    @property
+    def assessed_ratio(self) -> float | None:
+        return ratio(self.venues_assessed, self.venues_registered)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +56,8 @@ class Figures:
             "quarantined": self.quarantined,
             "declarations_done": self.declarations_done,
             "declaration_ratio": self.declaration_ratio,
+            "venues_assessed": self.venues_assessed,
+            "assessed_ratio": self.assessed_ratio,
         }
 
 
@@ -63,6 +71,7 @@ def from_counters(
     persons: int,
     quarantined: int,
     declared: int,
+    assessed: int = 0,
 ) -> Figures:
     """Figures from the Redis answers: `counters` is HMGET of `<unit>|i`, `|o`, `|a`."""
     scans_in, scans_out, active = (int(value) if value else 0 for value in counters)
@@ -79,4 +88,6 @@ def from_counters(
         persons=min(persons, max(0, scans_in + scans_out)),
         quarantined=quarantined,
         declarations_done=declared,
+        # Never above the registered count either.
+        venues_assessed=min(assessed, venues_registered),
     )

@@ -6,7 +6,15 @@ from datetime import date
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import Body
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+)
 
 from scantrace_common.ids import IdStr
 from scantrace_common.venue_kinds import VENUE_KINDS
@@ -44,6 +52,15 @@ class UnitIn(BaseModel):
     _name = field_validator("name")(_clean_name)
 
 
+class LocationIn(BaseModel):
+    """WGS 84 degrees; NaN and infinities are refused like any value out of range."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
 class VenueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,8 +69,18 @@ class VenueIn(BaseModel):
     kind: str
     unit_id: IdStr
     default_dwell_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    location: LocationIn | None = None
+    address: Annotated[str, Field(max_length=500)] | None = None
 
     _name = field_validator("name")(_clean_name)
+
+    @field_validator("address")
+    @classmethod
+    def _clean_address(cls, value: str | None) -> str | None:
+        """Whitespace folded; a blank address is no address."""
+        if value is None:
+            return None
+        return " ".join(value.split()) or None
 
     @field_validator("kind")
     @classmethod
@@ -70,3 +97,27 @@ class QuarantineIn(BaseModel):
     unit_id: IdStr
     from_date: Day = Field(alias="from")
     to_date: Day = Field(alias="to")
+
+
+#: A criterion or option id as an answer names it (checked against the set by the engine).
+AnswerKey = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AssessmentIn(BaseModel):
+    """SPEC 10: one option per criterion of the set (its newest version unless `version`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    set_id: IdStr
+    version: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    answers: Annotated[dict[AnswerKey, AnswerKey], Field(max_length=1000)]
+
+
+class InspectionIn(BaseModel):
+    """SPEC 10: an official's inspection; `suspend` suspends the venue until a later one passes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    result: Literal["pass", "fail"]
+    note: Annotated[str, Field(max_length=1000)] = ""
+    suspend: StrictBool = False

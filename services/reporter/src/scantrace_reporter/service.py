@@ -11,10 +11,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import msgspec
 from pydantic import ValidationError
 
 from scantrace_common.errors import ApiError
-from scantrace_common.events import QuarantineEvent, UnitEvent, VenueEvent, encode
+from scantrace_common.events import Location, QuarantineEvent, UnitEvent, VenueEvent, encode
 from scantrace_common.http import describe_validation
 from scantrace_common.qr import QrSigner
 from scantrace_common.timeparse import format_time, now_ms
@@ -135,6 +136,10 @@ class ReporterService:
                 unit_id=venue.unit_id,
                 default_dwell_minutes=venue.default_dwell_minutes,
                 registered_at=at,
+                location=None
+                if venue.location is None
+                else Location(lat=venue.location.lat, lon=venue.location.lon),
+                address=venue.address,
             )
             self._claimed.add(key)
             accepted.append(event)
@@ -159,15 +164,7 @@ class ReporterService:
             raise ApiError(404, f"no venue {venue_id!r}")
         if venue.revoked_at is not None:
             return venue
-        revoked = VenueEvent(
-            venue_id=venue.venue_id,
-            name=venue.name,
-            kind=venue.kind,
-            unit_id=venue.unit_id,
-            default_dwell_minutes=venue.default_dwell_minutes,
-            registered_at=venue.registered_at,
-            revoked_at=max(now_ms(), venue.registered_at),
-        )
+        revoked = msgspec.structs.replace(venue, revoked_at=max(now_ms(), venue.registered_at))
         await self.publish_venues([revoked])
         return revoked
 
@@ -180,6 +177,10 @@ class ReporterService:
             "default_dwell_minutes": venue.default_dwell_minutes,
             "registered_at": format_time(venue.registered_at),
             "revoked_at": None if venue.revoked_at is None else format_time(venue.revoked_at),
+            "location": None
+            if venue.location is None
+            else {"lat": venue.location.lat, "lon": venue.location.lon},
+            "address": venue.address,
             "qr": self.signer.sign(venue.venue_id),
         }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +32,7 @@ from scantrace_reporter.days import DayClock, DayRefused, check_quarantine, days
 from scantrace_reporter.figures import Figures, from_counters
 from scantrace_reporter.keys import Keys
 from scantrace_reporter.registry import Registry, RegistryConflict, UnknownUnit
+from scantrace_reporter.safety import SafetyStore
 from scantrace_reporter.scripts import INGEST_SCANS, REBUILD_UNIT_PERSONS, SET_VENUE_STATES
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class ComplianceStore:
         self._pending_venues: dict[str, VenueEvent] = {}
         #: Units read before their parent (another partition, or a parent registered later).
         self._pending_units: dict[str, UnitEvent] = {}
+        #: SPEC 10's view, for `venues_assessed` (set by the app; None: every count is 0).
+        self.safety: SafetyStore | None = None
 
     # start-up --------------------------------------------------------------------------------
 
@@ -378,6 +382,9 @@ class ComplianceStore:
         result: dict[date, list[Figures]] = {}
         position = 0
         for day in days:
+            assessed = (
+                self.safety.current_by_unit(self.registry, day) if self.safety else Counter[str]()
+            )
             rows = []
             for unit in unit_ids:
                 counters, persons, registered, revoked, quarantined, declared_n = answers[
@@ -394,6 +401,7 @@ class ComplianceStore:
                         persons=int(persons),
                         quarantined=int(quarantined),
                         declared=int(declared_n),
+                        assessed=assessed[unit],
                     )
                 )
             result[day] = rows

@@ -25,7 +25,16 @@ from scantrace_cli.secrets import resolve_auth_secret
 from scantrace_common.auth import mint_staff_token
 
 UNIT_COLUMNS = ("unit_id", "name", "parent_id", "level")
-VENUE_COLUMNS = ("venue_id", "name", "kind", "unit_id", "default_dwell_minutes")
+VENUE_COLUMNS = (
+    "venue_id",
+    "name",
+    "kind",
+    "unit_id",
+    "default_dwell_minutes",
+    "lat",
+    "lon",
+    "address",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +63,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="import units.csv and venues.csv",
         description=(
             "Import units (columns: unit_id,name,parent_id,level; parent_id empty for the "
-            "root) and venues (venue_id,name,kind,unit_id[,default_dwell_minutes]; venue_id "
-            "may be empty to get a generated one) through the reporter's API. Existing ids "
+            "root) and venues (venue_id,name,kind,unit_id[,default_dwell_minutes,lat,lon,address]; "
+            "venue_id may be empty to get a generated one; lat and lon together or neither) through the reporter's API. Existing ids "
             "are reported and skipped. Exit status 1 when any row was rejected."
         ),
     )
@@ -112,9 +121,25 @@ def read_rows(path: Path, columns: tuple[str, ...], required: int) -> Iterator[R
                 except ValueError:
                     yield f"{where}: default_dwell_minutes is not a whole number"
                     continue
+            if "lat" in body or "lon" in body:
+                location = _location(body.pop("lat", None), body.pop("lon", None))
+                if isinstance(location, str):
+                    yield f"{where}: {location}"
+                    continue
+                body["location"] = location
             if "parent_id" in columns and "parent_id" not in body:
                 body["parent_id"] = None
             yield Row(where, body)
+
+
+def _location(lat: str | None, lon: str | None) -> dict[str, float] | str:
+    """`{"lat", "lon"}` from two cells, or why not (the reporter checks the ranges)."""
+    if lat is None or lon is None:
+        return "lat and lon must be given together"
+    try:
+        return {"lat": float(lat), "lon": float(lon)}
+    except ValueError:
+        return "lat and lon must be decimal degrees"
 
 
 def parents_first(rows: list[Row]) -> list[Row]:

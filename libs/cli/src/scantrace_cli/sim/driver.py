@@ -431,4 +431,6 @@ def _venue_body(venue: SimVenue) -> dict[str, Any]:
     }
     if venue.default_dwell_minutes is not None:
         body["default_dwell_minutes"] = venue.default_dwell_minutes
+    if venue.lat is not None and venue.lon is not None:
+        body["location"] = {"lat": venue.lat, "lon": venue.lon}
     return body

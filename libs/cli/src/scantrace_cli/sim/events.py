@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from scantrace_cli.sim.model import Workload
 from scantrace_common.events import (
     DeclarationEvent,
+    Location,
     QuarantineEvent,
     ScanEvent,
     UnitEvent,
@@ -53,6 +54,7 @@ def to_events(workload: Workload, registered_at: int) -> WorkloadEvents:
                 unit_id=v.unit_id,
                 default_dwell_minutes=v.default_dwell_minutes,
                 registered_at=registered_at,
+                location=None if v.lat is None or v.lon is None else Location(lat=v.lat, lon=v.lon),
             )
             for v in workload.venues
         ],

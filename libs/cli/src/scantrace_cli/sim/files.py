@@ -25,7 +25,9 @@ from scantrace_cli.sim.model import (
 )
 
 UNIT_COLUMNS: Final = ("unit_id", "name", "parent_id", "level")
-VENUE_COLUMNS: Final = ("venue_id", "name", "kind", "unit_id", "default_dwell_minutes")
+VENUE_COLUMNS: Final = (
+    "venue_id", "name", "kind", "unit_id", "default_dwell_minutes", "lat", "lon"
+)  # fmt: skip
 T = TypeVar("T")
 
 
@@ -43,7 +45,9 @@ def write_workload(workload: Workload, out_dir: Path) -> dict[str, Path]:
         writer.writerow(VENUE_COLUMNS)
         for v in workload.venues:
             dwell = "" if v.default_dwell_minutes is None else str(v.default_dwell_minutes)
-            writer.writerow((v.venue_id, v.name, v.kind, v.unit_id, dwell))
+            lat = "" if v.lat is None else repr(v.lat)
+            lon = "" if v.lon is None else repr(v.lon)
+            writer.writerow((v.venue_id, v.name, v.kind, v.unit_id, dwell, lat, lon))
     encoder = msgspec.msgpack.Encoder()
     paths["persons.msgpack"].write_bytes(encoder.encode(workload.persons))
     paths["scans.msgpack"].write_bytes(encoder.encode(workload.scans))
@@ -91,6 +95,8 @@ def read_workload(out_dir: Path) -> Workload:
                 default_dwell_minutes=int(row["default_dwell_minutes"])
                 if row["default_dwell_minutes"]
                 else None,
+                lat=float(row["lat"]) if row.get("lat") else None,
+                lon=float(row["lon"]) if row.get("lon") else None,
             )
             for row in csv.DictReader(fh)
         ]

@@ -27,6 +27,9 @@ class SimVenue(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     unit_id: str
     default_dwell_minutes: int | None = None
+    #: WGS 84 degrees inside the venue's district (sim/venues.py), or None (replayed data sets).
+    lat: float | None = None
+    lon: float | None = None
 
 
 class SimPerson(msgspec.Struct, frozen=True, kw_only=True):

@@ -61,6 +61,32 @@ _RESTAURANTS: Final = ("Quán cơm {g}", "Phở {g}", "Bún bò {g}", "Lẩu dê
 _OTHER: Final = ("Chùa {c}", "Nhà thờ {c}", "Nhà văn hóa {c}", "Sân bóng đá mini {g}")
 
 
+#: A rough bounding box (south, west, north, east, in degrees) of each district of Dong Nai, drawn
+#: around its settled part from a map: plausible positions, not surveyed boundaries (a box may
+#: cross a neighbour's edge). Provincial agencies' venues sit in Biên Hòa, the capital.
+DISTRICT_BOXES: Final[dict[str, tuple[float, float, float, float]]] = {
+    "bh": (10.890, 106.790, 11.000, 106.910),
+    "lk": (10.890, 107.190, 10.980, 107.290),
+    "vc": (10.980, 106.860, 11.200, 107.020),
+    "tp": (11.220, 107.320, 11.480, 107.480),
+    "dq": (11.080, 107.180, 11.300, 107.420),
+    "tb": (10.910, 106.960, 11.040, 107.090),
+    "tn": (10.910, 107.110, 11.010, 107.210),
+    "cm": (10.720, 107.170, 10.870, 107.330),
+    "lt": (10.710, 106.910, 10.840, 107.080),
+    "xl": (10.860, 107.320, 10.990, 107.530),
+    "nt": (10.690, 106.810, 10.780, 106.940),
+}
+
+
+def district_location(venue_id: str, district_code: str) -> tuple[float, float]:
+    """A point of the district's box, the same for the same venue: drawn from a generator of its
+    own (seeded by the venue id), so locations leave the simulation's other draws unchanged."""
+    south, west, north, east = DISTRICT_BOXES[district_code]
+    rng = random.Random(f"location:{venue_id}")
+    return round(rng.uniform(south, north), 6), round(rng.uniform(west, east), 6)
+
+
 @dataclass
 class VenueIndex:
     """Venues by kind, and by kind and district code, so routines can pick nearby places."""
@@ -116,12 +142,16 @@ def build_venues(rng: random.Random, communes: Sequence[Commune], total: int) ->
         seq += 1
         # A few venues carry their own dwell time, as a registrar might set for a long market day.
         custom = rng.choice((90, 120, 180)) if rng.random() < 0.05 else None
+        venue_id = f"{kind.replace('_', '-')}-{seq:06d}"
+        lat, lon = district_location(venue_id, district_code)
         venue = SimVenue(
-            venue_id=f"{kind.replace('_', '-')}-{seq:06d}",
+            venue_id=venue_id,
             name=name[:200],
             kind=kind,
             unit_id=unit_id,
             default_dwell_minutes=custom,
+            lat=lat,
+            lon=lon,
         )
         index.add(venue, district_code)
 

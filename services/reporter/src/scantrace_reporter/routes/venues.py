@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from scantrace_common.ids import IdStr
-from scantrace_reporter.deps import Admin, ServiceDep, VenueOfPath
+from scantrace_reporter.deps import Admin, ServiceDep, VenueForReader
 from scantrace_reporter.models import BatchItems, VenueIn
 from scantrace_reporter.routes.responses import (
     CREATE,
@@ -39,7 +39,7 @@ async def create_venues(items: BatchItems, _: Admin, service: ServiceDep) -> dic
 
 
 @router.get("/v1/venues/{venue_id}", responses=NO_SUCH, summary="A venue and its QR payload")
-async def get_venue(venue: VenueOfPath, service: ServiceDep) -> dict[str, Any]:
+async def get_venue(venue: VenueForReader, service: ServiceDep) -> dict[str, Any]:
     return service.venue_body(venue)
 
 
