@@ -69,6 +69,9 @@ def _stay(person: str, venue: str, start: int, end: int) -> list[ScanEvent]:
     return [_scan(person, venue, "in", start), _scan(person, venue, "out", end)]
 
 
+# Ends with a rebuild, which reads each topic up to its end offsets: Tansu advances them by
+# fewer than a batch's records, so a rebuild there stops early.
+@pytest.mark.kafka_only
 async def test_three_cases_at_a_market_make_a_cluster(
     kafka_bootstrap: str,
     redis_url: str,

@@ -149,6 +149,9 @@ def _expected_days(first: date, until: date, seen: dict[date, str], now: int) ->
     return out
 
 
+# Ends with a rebuild, which reads each topic up to its end offsets: Tansu advances them by
+# fewer than a batch's records, so a rebuild there stops early.
+@pytest.mark.kafka_only
 async def test_follow_ups_from_cases_and_declarations(
     kafka_bootstrap: str,
     redis_url: str,
