@@ -104,7 +104,8 @@ async def test_acknowledged_writes_survive_the_leaders_sigkill(
 ) -> None:
     """acks=all with idempotence: every acknowledged record is there once after the leader of
     partition 0 is killed mid-stream and comes back."""
-    producer = DurableProducer(cluster.address, client_id="cluster-test")
+    # the election after the kill can outlast the default 5 s wait on a loaded 2-core machine
+    producer = DurableProducer(cluster.address, client_id="cluster-test", ack_timeout_s=60)
     await producer.start()
     try:
         await _produce(producer, 0, 1000)
