@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError
 
 from scantrace_cli.stack.kafka import LocalKafkaCluster
 from scantrace_cli.stack.kafka_dist import missing_prerequisites
@@ -112,7 +113,8 @@ async def test_acknowledged_writes_survive_the_leaders_sigkill(
         leader = (await partitions(admin))[0]["leader"]
         await asyncio.to_thread(cluster.node(leader).kill)
         await _produce(producer, 1000, 1000)  # the remaining two replicas are enough
-        moved = (await partitions(admin))[0]["leader"]
+        # the fixture's admin client may be pinned to the killed node: ask the survivors
+        moved = (await _described_retrying(cluster.address))[0]["leader"]
         assert moved != leader
         # The killed broker restarts on its state and catches up (a bounded wait, no figure).
         cluster.node(leader).spawn()  # from this thread, which outlives it
@@ -122,11 +124,25 @@ async def test_acknowledged_writes_survive_the_leaders_sigkill(
         await producer.stop()
 
     def back_in_sync() -> bool:
-        return all(sorted(p["isr"]) == [1, 2, 3] for p in asyncio.run(_described(cluster.address)))
+        described = asyncio.run(_described_retrying(cluster.address))
+        return all(sorted(p["isr"]) == [1, 2, 3] for p in described)
 
     await asyncio.to_thread(wait_until, back_in_sync, what="the ISR of 3", timeout=120)
     values = await _read_all(cluster.address, 3000)
     assert sorted(int(v) for v in values) == list(range(3000))
+
+
+async def _described_retrying(bootstrap: str, timeout_s: float = 60) -> list[dict[str, Any]]:
+    """Describe the topic with a new client per try: a client whose chosen node was just killed
+    raises NodeNotReadyError instead of asking another broker."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            return await _described(bootstrap)
+        except KafkaError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(1)
 
 
 async def _described(bootstrap: str) -> list[dict[str, Any]]:
